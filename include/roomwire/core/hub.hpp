@@ -92,6 +92,7 @@ struct hub_metrics {
   std::uint64_t queue_bytes = 0;  // all sessions' outbound queues, including transport backlog
   std::map<int, std::uint64_t> closes_by_code;
   std::uint64_t handshake_failures = 0;
+  std::uint64_t handler_errors = 0;  // exceptions thrown by host handlers or policies, caught
   std::int64_t uptime_seconds = 0;
   protocol::health_status status = protocol::health_status::ok;
 };
@@ -125,6 +126,9 @@ class hub {
 
   // The session's next frame in priority order (lower number first; FIFO within a priority),
   // removed from the queue; null when the queue is empty or the session is unknown.
+  // A session that is to be closed once flushed (drain, or the 11th invalid message in a row)
+  // is closed when pop() finds its queue empty and its backlog is 0 (or when set_backlog(0)
+  // says so): transport::close() may therefore be called from inside pop() and set_backlog().
   frame_ptr pop(session_id session);
   // Bytes the transport holds for the session but has not yet written to the operating system
   // (its own send queue). They count towards the session's queue limits.
@@ -138,6 +142,9 @@ class hub {
   //   verdict handler(session_view&, const protocol::envelope<T>&)   (or returning void: accept)
   // For a built-in client→server type it runs before the built-in rule; refusing stops it.
   // A host type without a handler is refused with 4002 "unknown message type".
+  // Handlers are matched by wire tag. One that throws (as does a policy in hub_policies) gets the
+  // request answered with error 4004 instead, counted in hub_metrics::handler_errors; the
+  // exception never leaves the hub.
   template <class T, class F>
   void on(F&& handler);
   void on_connect(std::function<void(session_view&)> handler);

@@ -1,0 +1,112 @@
+#pragma once
+
+// The dedup memory of PROTOCOL.md §6, as the in-process broker keeps it: per user, the
+// acknowledgements of the last N accepted requests by messageId, each for a fixed time. Since
+// every entry lives equally long, insertion order is expiry order: one FIFO per user serves both
+// the count cap and the time limit, and entries only ever leave from its front.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "roomwire/core/ring.hpp"
+#include "roomwire/protocol/messages.hpp"
+
+namespace roomwire::core {
+
+class dedup_store {
+ public:
+  dedup_store() = default;
+  dedup_store(std::size_t entries_per_user, std::int64_t ttl_ms)
+      : capacity_(entries_per_user), ttl_ms_(ttl_ms) {}
+
+  // The acknowledgement of an accepted request with this messageId, if still remembered.
+  std::optional<protocol::message_received> recall(std::string_view user_id,
+                                                   std::string_view message_id,
+                                                   std::int64_t now_ms) {
+    window* w = find(user_id);
+    if (w == nullptr) return std::nullopt;
+    expire_front(*w, now_ms);
+    probe_.assign(message_id);
+    const auto it = w->by_id.find(probe_);
+    if (it == w->by_id.end()) return std::nullopt;
+    const entry& e = it->second;
+    protocol::message_received ack;
+    ack.message_id = it->first;
+    ack.room_id = e.room_id;
+    ack.sender_id.assign(user_id);
+    ack.timestamp = e.timestamp;
+    ack.seq = e.seq;
+    return ack;
+  }
+
+  void remember(std::string_view user_id, std::string_view message_id,
+                const protocol::message_received& ack, std::int64_t now_ms) {
+    if (capacity_ == 0 || ttl_ms_ <= 0) return;
+    probe_.assign(user_id);
+    window& w = users_[probe_];
+    expire_front(w, now_ms);
+    probe_.assign(message_id);
+    auto [it, inserted] = w.by_id.try_emplace(probe_);
+    it->second.room_id = ack.room_id;
+    it->second.timestamp = ack.timestamp;
+    it->second.seq = ack.seq;
+    if (!inserted) return;  // keeps its place (and its expiry)
+    w.order.push_back(order_entry{&it->first, now_ms + ttl_ms_});
+    while (w.order.size() > capacity_) forget_oldest(w);
+  }
+
+  // Forgets what has expired everywhere (the hub calls it about once a second).
+  void expire(std::int64_t now_ms) {
+    for (auto it = users_.begin(); it != users_.end();) {
+      expire_front(it->second, now_ms);
+      it = it->second.order.empty() ? users_.erase(it) : std::next(it);
+    }
+  }
+
+  std::size_t size(std::string_view user_id) const {
+    const auto it = users_.find(std::string(user_id));
+    return it == users_.end() ? 0 : it->second.order.size();
+  }
+  std::size_t users() const noexcept { return users_.size(); }
+
+ private:
+  struct entry {
+    std::string room_id;
+    std::int64_t timestamp = 0;
+    std::optional<std::int64_t> seq;
+  };
+  struct order_entry {
+    const std::string* id = nullptr;  // the key in by_id (node-based: stable)
+    std::int64_t expires_at = 0;
+  };
+  struct window {
+    std::unordered_map<std::string, entry> by_id;
+    ring<order_entry> order;
+  };
+
+  window* find(std::string_view user_id) {
+    probe_.assign(user_id);
+    const auto it = users_.find(probe_);
+    return it == users_.end() ? nullptr : &it->second;
+  }
+  static void expire_front(window& w, std::int64_t now_ms) {
+    while (!w.order.empty() && w.order.front().expires_at <= now_ms) forget_oldest(w);
+  }
+  static void forget_oldest(window& w) {
+    const order_entry oldest = w.order.take_front();
+    const auto it = w.by_id.find(*oldest.id);  // an iterator, not the key: it dies with the node
+    if (it != w.by_id.end()) w.by_id.erase(it);
+  }
+
+  std::size_t capacity_ = 1024;
+  std::int64_t ttl_ms_ = 5 * 60 * 1000;
+  std::unordered_map<std::string, window> users_;
+  std::string probe_;  // lookup key, reused so that a lookup does not allocate
+};
+
+}  // namespace roomwire::core

@@ -1,0 +1,84 @@
+#include <utility>
+
+#include "roomwire/core/broker.hpp"
+
+namespace roomwire::core {
+
+void in_process_broker::attach(listener& /*hub*/, const hub_options& options) {
+  deferred_cap_ = options.offline_tasks_per_user;
+  dedup_ = dedup_store(options.dedup_entries, options.dedup_ttl_ms);
+}
+
+void in_process_broker::detach() {}
+
+std::int64_t in_process_broker::next_seq(std::string_view room_id) {
+  probe_.assign(room_id);
+  const auto it = seqs_.find(probe_);
+  if (it != seqs_.end()) return ++it->second;
+  seqs_.emplace(probe_, 1);
+  return 1;
+}
+
+void in_process_broker::room_removed(std::string_view room_id) {
+  probe_.assign(room_id);
+  seqs_.erase(probe_);
+}
+
+void in_process_broker::publish(const audience& /*to*/, const frame_ptr& /*f*/) {}
+
+std::optional<task_info> in_process_broker::find_task(std::string_view task_id) {
+  probe_.assign(task_id);
+  const auto it = tasks_.find(probe_);
+  if (it == tasks_.end()) return std::nullopt;
+  return it->second;
+}
+
+void in_process_broker::store_task(const task_info& task) { tasks_[task.task_id] = task; }
+
+void in_process_broker::defer_task(std::string_view user_id, std::string_view task_id,
+                                   frame_ptr f) {
+  if (deferred_cap_ == 0) return;
+  probe_.assign(user_id);
+  auto& pending = deferred_[probe_];
+  while (pending.size() >= deferred_cap_) pending.pop_front();
+  pending.push_back(deferred_task{std::string(task_id), std::move(f)});
+}
+
+void in_process_broker::cancel_deferred(std::string_view user_id, std::string_view task_id) {
+  probe_.assign(user_id);
+  const auto it = deferred_.find(probe_);
+  if (it == deferred_.end()) return;
+  it->second.erase_if([&](const deferred_task& d) { return d.task_id == task_id; });
+  if (it->second.empty()) deferred_.erase(it);
+}
+
+std::vector<frame_ptr> in_process_broker::take_deferred(std::string_view user_id) {
+  std::vector<frame_ptr> out;
+  probe_.assign(user_id);
+  const auto it = deferred_.find(probe_);
+  if (it == deferred_.end()) return out;
+  out.reserve(it->second.size());
+  while (!it->second.empty()) out.push_back(it->second.take_front().f);
+  deferred_.erase(it);
+  return out;
+}
+
+std::size_t in_process_broker::deferred(std::string_view user_id) const {
+  const auto it = deferred_.find(std::string(user_id));
+  return it == deferred_.end() ? 0 : it->second.size();
+}
+
+std::optional<protocol::message_received> in_process_broker::recall(std::string_view user_id,
+                                                                    std::string_view message_id,
+                                                                    std::int64_t now_ms) {
+  return dedup_.recall(user_id, message_id, now_ms);
+}
+
+void in_process_broker::remember(std::string_view user_id, std::string_view message_id,
+                                 const protocol::message_received& ack, std::int64_t now_ms) {
+  dedup_.remember(user_id, message_id, ack, now_ms);
+}
+
+void in_process_broker::expire(std::int64_t now_ms) { dedup_.expire(now_ms); }
+
+}  // namespace roomwire::core

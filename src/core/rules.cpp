@@ -1,0 +1,268 @@
+// The built-in requests (§3): rooms and membership, chat, tasks, and a client's healthUpdate.
+// Each rule ends the request with exactly one ack() or refuse()/invalid().
+
+#include <string>
+#include <utility>
+
+#include "hub_state.hpp"
+
+namespace roomwire::core {
+
+using namespace hub_detail;
+
+// ---- membership --------------------------------------------------------------------------
+
+hub::state::room& hub::state::create_room(std::string_view id, bool declared) {
+  auto& slot = rooms[std::string(id)];
+  if (!slot) {
+    slot = std::make_unique<room>();
+    slot->id.assign(id);
+  }
+  slot->declared = slot->declared || declared;
+  return *slot;
+}
+
+void hub::state::remove_room(room& r) {
+  brk->room_removed(r.id);
+  const auto it = rooms.find(r.id);
+  if (it != rooms.end()) rooms.erase(it);
+}
+
+bool hub::state::is_member(const session& s, const room& r) {
+  return std::any_of(s.rooms.begin(), s.rooms.end(),
+                     [&](const membership& m) { return m.r == &r; });
+}
+
+void hub::state::add_member(session& s, room& r) {
+  s.rooms.push_back(membership{&r, r.members.size()});
+  r.members.push_back(member{&s, s.rooms.size() - 1});
+}
+
+// Removes s.rooms[i] (and the matching member) by swapping the last one in; removes a room
+// created by a join once it is empty.
+void hub::state::remove_membership(session& s, std::size_t i) {
+  room& r = *s.rooms[i].r;
+  const std::size_t j = s.rooms[i].slot;
+  if (j + 1 != r.members.size()) {
+    r.members[j] = r.members.back();
+    r.members[j].s->rooms[r.members[j].slot].slot = j;
+  }
+  r.members.pop_back();
+  if (i + 1 != s.rooms.size()) {
+    s.rooms[i] = s.rooms.back();
+    s.rooms[i].r->members[s.rooms[i].slot].slot = i;
+  }
+  s.rooms.pop_back();
+  if (r.members.empty() && !r.declared) remove_room(r);
+}
+
+bool hub::state::leave(session& s, const room& r) {
+  for (std::size_t i = 0; i < s.rooms.size(); ++i) {
+    if (s.rooms[i].r == &r) {
+      remove_membership(s, i);
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- policies ----------------------------------------------------------------------------
+
+bool hub::state::may_join(const session& s, std::string_view room_id) const {
+  return !pol.may_join || pol.may_join(s.who, room_id);
+}
+
+bool hub::state::may_touch(const session& s, const task_info& t) const {
+  if (pol.may_touch_task) return pol.may_touch_task(s.who, t);
+  return s.who.user_id == t.assigner_id || s.who.user_id == t.assignee_id;
+}
+
+// ---- rooms -------------------------------------------------------------------------------
+
+void hub::state::on_join(session& s) {
+  protocol::envelope<protocol::join_room> env;
+  if (!inbound.decode(env)) return invalid_payload();
+  const std::string& room_id = env.payload.room_id;
+  room* r = find_room(room_id);
+  if (r == nullptr && pol.declared_rooms && !is_implicit_room(room_id)) {
+    return refuse(protocol::error_code::room_not_found, "room not found");
+  }
+  if (!may_join(s, room_id)) {
+    return refuse(protocol::error_code::permission_denied, "not allowed to join this room");
+  }
+  if (r == nullptr) r = &create_room(room_id, false);
+  if (!is_member(s, *r)) add_member(s, *r);  // joining again is accepted
+  ack(room_id, std::nullopt);
+}
+
+void hub::state::on_leave(session& s) {
+  protocol::envelope<protocol::leave_room> env;
+  if (!inbound.decode(env)) return invalid_payload();
+  const std::string& room_id = env.payload.room_id;
+  if (const room* r = find_room(room_id)) {
+    leave(s, *r);  // leaving a room one is not in is accepted
+  } else if (!is_implicit_room(room_id)) {
+    return refuse(protocol::error_code::room_not_found, "room not found");
+  }
+  ack(room_id, std::nullopt);
+}
+
+// ---- chat --------------------------------------------------------------------------------
+
+void hub::state::on_chat(session& s) {
+  auto& env = chat_in;
+  env.payload.metadata.known = protocol::chat_metadata{};  // optional: absent keeps the default
+  env.payload.metadata.raw.text.clear();
+  if (!inbound.decode(env)) return invalid_payload();
+  const std::string& room_id = env.payload.room_id;
+  room* r = find_room(room_id);
+  if (r == nullptr) {
+    if (is_implicit_room(room_id)) {
+      return refuse(protocol::error_code::permission_denied, "not a member of the room");
+    }
+    return refuse(protocol::error_code::room_not_found, "room not found");
+  }
+  if (!is_member(s, *r)) {
+    return refuse(protocol::error_code::permission_denied, "not a member of the room");
+  }
+  if (env.payload.metadata.known.kind == protocol::content_kind::system) {
+    const bool allowed =
+        pol.may_send_system ? pol.may_send_system(s.who, room_id) : s.who.has_role("admin");
+    if (!allowed) {
+      return refuse(protocol::error_code::permission_denied, "not allowed to send system messages");
+    }
+  }
+  const std::int64_t seq = brk->next_seq(room_id);
+  ack(room_id, seq);
+
+  // The delivery takes the decoded strings over (swapped, not copied) and is encoded once.
+  auto& d = chat_out;
+  d.payload.room_id.swap(env.payload.room_id);
+  d.payload.content.swap(env.payload.content);
+  std::swap(d.payload.metadata.known, env.payload.metadata.known);
+  d.payload.metadata.raw.text.swap(env.payload.metadata.raw.text);
+  d.payload.sender_id.assign(s.owner->id);
+  d.payload.seq = seq;
+  d.message_id.assign(req.message_id);
+  d.timestamp = req.accepted_at;
+  d.priority = req.priority;
+  const frame_ptr f = encode_frame(d, 192 + d.payload.room_id.size() + d.payload.content.size() +
+                                          d.payload.metadata.raw.text.size() +
+                                          d.payload.sender_id.size() + d.message_id.size());
+  const session* except = opt.deliver_to_sender ? nullptr : &s;
+  for (const member& m : r->members) {
+    if (m.s != except) enqueue(*m.s, f);
+  }
+  audience to;
+  to.room_id = d.payload.room_id;
+  brk->publish(to, f);
+}
+
+// ---- tasks -------------------------------------------------------------------------------
+
+void hub::state::on_assign(session& s) {
+  protocol::envelope<protocol::task_assign> env;
+  if (!inbound.decode(env)) return invalid_payload();
+  const std::optional<task_info> existing = brk->find_task(env.payload.task_id);
+  if (existing && !may_touch(s, *existing)) {
+    return refuse(protocol::error_code::permission_denied, "not allowed to reassign this task");
+  }
+  assign(existing, s.owner->id, env.payload, req.message_id, req.accepted_at, req.priority, true);
+}
+
+void hub::state::assign(const std::optional<task_info>& existing, std::string_view assigner,
+                        const protocol::task_assign& a, std::string_view message_id,
+                        std::int64_t timestamp, protocol::priority p, bool acknowledge) {
+  if (existing && !existing->assignee_id.empty()) {
+    brk->cancel_deferred(existing->assignee_id, a.task_id);  // the old assignment is void
+  }
+  task_info t;
+  t.task_id = a.task_id;
+  t.assigner_id.assign(assigner);
+  t.assignee_id = a.assignee_id;
+  t.status = "assigned";
+  t.progress = 0;
+  brk->store_task(t);
+  if (acknowledge) ack("", std::nullopt);
+
+  protocol::envelope<protocol::task_assign_delivery> d;
+  d.payload.task_id = a.task_id;
+  d.payload.assignee_id = a.assignee_id;
+  d.payload.priority = a.priority;
+  d.payload.assigner_id.assign(assigner);
+  d.message_id.assign(message_id);
+  d.timestamp = timestamp;
+  d.priority = p;
+  const frame_ptr f = encode_frame(
+      d, 192 + a.task_id.size() + a.assignee_id.size() + assigner.size() + message_id.size());
+  audience to;
+  to.user_ids[0] = a.assignee_id;
+  const std::size_t reached = deliver_to(to, f, nullptr, true);
+  if (reached == 0 && opt.offline_task_delivery) brk->defer_task(a.assignee_id, a.task_id, f);
+}
+
+void hub::state::on_update(session& s) {
+  protocol::envelope<protocol::task_update> env;
+  if (!inbound.decode(env)) return invalid_payload();
+  std::optional<task_info> t = brk->find_task(env.payload.task_id);
+  if (t) {
+    if (!may_touch(s, *t)) {
+      return refuse(protocol::error_code::permission_denied, "not allowed to update this task");
+    }
+  } else {
+    if (pol.may_create_task && !pol.may_create_task(s.who, env.payload.task_id)) {
+      return refuse(protocol::error_code::room_not_found, "task not found");
+    }
+    t.emplace();
+    t->task_id = env.payload.task_id;
+    t->assigner_id = s.owner->id;
+  }
+  t->status = env.payload.status;
+  t->progress = env.payload.progress;
+  brk->store_task(*t);
+  ack("", std::nullopt);
+
+  protocol::envelope<protocol::task_update_delivery> d;
+  d.payload.task_id.swap(env.payload.task_id);
+  d.payload.status.swap(env.payload.status);
+  d.payload.progress = env.payload.progress;
+  d.payload.metadata.text.swap(env.payload.metadata.text);
+  d.payload.sender_id = s.owner->id;
+  d.message_id.assign(req.message_id);
+  d.timestamp = req.accepted_at;
+  d.priority = req.priority;
+  deliver_update(*t, d, &s);
+}
+
+// To the assigner's and assignee's sessions and the task:<id> watchers, once each.
+std::size_t hub::state::deliver_update(const task_info& t,
+                                       const protocol::envelope<protocol::task_update_delivery>& d,
+                                       session* except) {
+  const frame_ptr f = encode_frame(d, 192 + d.payload.task_id.size() + d.payload.status.size() +
+                                          d.payload.metadata.text.size() +
+                                          d.payload.sender_id.size() + d.message_id.size());
+  watchers.assign(task_room_prefix).append(t.task_id);
+  audience to;
+  to.room_id = watchers;
+  to.user_ids = {t.assigner_id, t.assignee_id};
+  return deliver_to(to, f, except, true);
+}
+
+// ---- a client's healthUpdate -------------------------------------------------------------
+
+void hub::state::on_health(session& s) {
+  protocol::envelope<protocol::health_update> env;
+  if (!inbound.decode(env)) return invalid_payload();
+  if (!pol.may_publish_health || !pol.may_publish_health(s.who)) {
+    return refuse(protocol::error_code::permission_denied, "not allowed to publish health updates");
+  }
+  ack("", std::nullopt);
+  env.message_id.assign(req.message_id);
+  env.timestamp = req.accepted_at;
+  env.priority = req.priority;
+  audience to;
+  to.room_id = health_room;
+  deliver_to(to, encode_frame(env, 256 + env.payload.metrics.text.size()), &s, true);
+}
+
+}  // namespace roomwire::core

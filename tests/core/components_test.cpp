@@ -1,0 +1,181 @@
+// The hub's parts on their own: ring, outbound_queue, rate_limiter, dedup_store,
+// in_process_broker.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "roomwire/core/broker.hpp"
+#include "roomwire/core/dedup.hpp"
+#include "roomwire/core/outbound_queue.hpp"
+#include "roomwire/core/rate_limiter.hpp"
+#include "roomwire/core/ring.hpp"
+
+namespace core = roomwire::core;
+namespace proto = roomwire::protocol;
+
+namespace {
+core::frame_ptr make(std::string text, proto::priority p) {
+  auto f = std::make_shared<core::frame>();
+  f->text = std::move(text);
+  f->priority = p;
+  f->type = "test";
+  return f;
+}
+
+struct null_listener final : core::broker::listener {
+  void deliver(const core::audience&, const core::frame_ptr&) override {}
+  void availability_changed(bool) override {}
+};
+}  // namespace
+
+TEST_CASE("ring: FIFO across wrap-around and growth, erase_if keeps order") {
+  core::ring<int> r;
+  CHECK(r.empty());
+  int next = 0;
+  int expect = 0;
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 7; ++i) r.push_back(next++);
+    for (int i = 0; i < 5; ++i) CHECK(r.take_front() == expect++);
+  }
+  CHECK(r.size() == 100);
+  CHECK(r.front() == expect);
+  CHECK(r[99] == next - 1);
+  CHECK(r.erase_if([](int v) { return v % 2 == 0; }) == 50);
+  CHECK(r.size() == 50);
+  int prev = -1;
+  while (!r.empty()) {
+    const int v = r.take_front();
+    CHECK(v % 2 == 1);
+    CHECK(v > prev);
+    prev = v;
+  }
+  r.push_back(1);
+  CHECK(r.take_front() == 1);
+}
+
+TEST_CASE("outbound_queue: priority order, byte count, shedding and drain drops") {
+  core::outbound_queue q;
+  CHECK(q.push(make("aaaa", proto::priority::background)));  // was empty
+  CHECK_FALSE(q.push(make("bb", proto::priority::normal)));
+  q.push(make("cc", proto::priority::low));
+  q.push(make("d", proto::priority::background));
+  q.push(make("e", proto::priority::critical));
+  CHECK(q.size() == 5);
+  CHECK(q.bytes() == 10);
+  CHECK(q.size(proto::priority::background) == 2);
+
+  std::vector<std::string> dropped;
+  q.shed(6, 1, [&](const core::frame& f) { dropped.push_back(f.text); });
+  // 10 + 1 > 6: "aaaa" (oldest 4) -> 7 > 6: "d" -> 6: stop.
+  CHECK(dropped == std::vector<std::string>{"aaaa", "d"});
+  CHECK(q.bytes() == 5);
+  q.shed(0, 0, [&](const core::frame& f) { dropped.push_back(f.text); });
+  CHECK(dropped.back() == "cc");  // then priority 3; 0-2 stay
+  CHECK(q.size() == 2);
+
+  q.push(make("x", proto::priority::low));
+  q.push(make("y", proto::priority::background));
+  dropped.clear();
+  q.drop_low([&](const core::frame& f) { dropped.push_back(f.text); });
+  CHECK(dropped.size() == 2);
+  CHECK(q.pop()->text == "e");
+  CHECK(q.pop()->text == "bb");
+  CHECK(q.pop() == nullptr);
+  CHECK(q.bytes() == 0);
+}
+
+TEST_CASE("rate_limiter: refill, burst cap, retryAfterMs and abuse windows") {
+  core::rate_limiter r(4, 2, 3, 1000);  // 4/s, burst 2, 3 windows
+  CHECK(r.offer(1000).allowed);
+  CHECK(r.offer(1000).allowed);
+  auto d = r.offer(1000);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.retry_after_ms == 250);
+  d = r.offer(1125);  // half a token
+  CHECK_FALSE(d.allowed);
+  CHECK(d.retry_after_ms == 125);
+  CHECK(r.offer(1250).allowed);
+
+  // Abuse: more than 8 offers in each of 3 consecutive windows (from the first offer, t=1000).
+  core::rate_limiter a(4, 2, 3, 0);
+  auto window = [&](std::int64_t at, int n) {
+    bool abusive = false;
+    for (int i = 0; i < n; ++i) abusive = a.offer(at).abusive || abusive;
+    return abusive;
+  };
+  CHECK_FALSE(window(5000, 9));
+  CHECK_FALSE(window(5999, 1));  // same window
+  CHECK_FALSE(window(6000, 9));
+  CHECK(window(7500, 9));
+
+  core::rate_limiter off(0, 0, 1, 0);
+  for (int i = 0; i < 1000; ++i) CHECK(off.offer(0).allowed);
+}
+
+TEST_CASE("dedup_store: recall, per-user cap, expiry") {
+  core::dedup_store d(3, 100);
+  proto::message_received ack;
+  ack.room_id = "r";
+  ack.timestamp = 7;
+  ack.seq = 1;
+  for (const char* id : {"a", "b", "c"}) d.remember("u", id, ack, 0);
+  CHECK(d.size("u") == 3);
+  auto hit = d.recall("u", "a", 10);
+  REQUIRE(hit);
+  CHECK(hit->message_id == "a");
+  CHECK(hit->sender_id == "u");
+  CHECK(hit->room_id == "r");
+  CHECK(hit->timestamp == 7);
+  CHECK(hit->seq == 1);
+  CHECK_FALSE(d.recall("v", "a", 10));
+
+  d.remember("u", "d", ack, 50);  // cap: "a" goes
+  CHECK_FALSE(d.recall("u", "a", 50));
+  CHECK(d.recall("u", "b", 50));
+  CHECK_FALSE(d.recall("u", "b", 100));  // expired at 0 + 100
+  CHECK(d.recall("u", "d", 149));
+  d.expire(150);
+  CHECK(d.size("u") == 0);
+  CHECK(d.users() == 0);
+
+  // The same id remembered after it expired starts afresh.
+  d.remember("u", "a", ack, 200);
+  CHECK(d.recall("u", "a", 299));
+  CHECK_FALSE(d.recall("u", "a", 300));
+}
+
+TEST_CASE("in_process_broker: seqs, tasks, deferred assignments") {
+  core::in_process_broker b;
+  null_listener l;
+  core::hub_options o;
+  o.offline_tasks_per_user = 2;
+  b.attach(l, o);
+  CHECK(b.next_seq("r") == 1);
+  CHECK(b.next_seq("r") == 2);
+  CHECK(b.next_seq("s") == 1);
+  b.room_removed("r");
+  CHECK(b.next_seq("r") == 1);
+
+  CHECK_FALSE(b.find_task("t"));
+  core::task_info t;
+  t.task_id = "t";
+  t.assignee_id = "bob";
+  b.store_task(t);
+  CHECK(b.find_task("t")->assignee_id == "bob");
+
+  auto f1 = make("1", proto::priority::normal);
+  auto f2 = make("2", proto::priority::normal);
+  auto f3 = make("3", proto::priority::normal);
+  b.defer_task("bob", "t1", f1);
+  b.defer_task("bob", "t2", f2);
+  b.defer_task("bob", "t3", f3);  // cap 2: t1 dropped
+  CHECK(b.deferred("bob") == 2);
+  b.cancel_deferred("bob", "t2");
+  const auto pending = b.take_deferred("bob");
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0] == f3);
+  CHECK(b.take_deferred("bob").empty());
+}
