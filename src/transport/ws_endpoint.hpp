@@ -1,0 +1,503 @@
+#pragma once
+
+// The websocketpp endpoint, generic over a websocketpp config (plain or TLS). Included only by
+// ws_plain.cpp and ws_tls.cpp, each of which instantiates it once: the only translation units
+// that include websocketpp.
+//
+// Threading: websocketpp runs each connection's handlers and timers on that connection's strand.
+// Everything a ws_link keeps (timers, flags) is touched only there; the core reaches a link
+// through request_*(), which post to the strand.
+
+#ifndef ASIO_STANDALONE
+#define ASIO_STANDALONE
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include <asio/bind_executor.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <websocketpp/frame.hpp>
+#include <websocketpp/server.hpp>
+#include <websocketpp/transport/asio/endpoint.hpp>
+
+#include "transport/endpoint.hpp"
+
+namespace roomwire::transport {
+
+// websocketpp's per-connection extension point (config::connection_base).
+struct connection_data {
+  std::optional<core::identity> who;   // set by the validate handler when the token was accepted
+  std::shared_ptr<link> session_link;  // set once the session is open
+  bool admitted = false;               // passed on_upgrade: counts towards max_connections
+};
+
+template <class Base>
+struct ws_config : Base {
+  using connection_base = connection_data;
+  struct transport_config : Base::transport_config {
+    // Over TLS, websocketpp 0.8.2's TLS shutdown (after the WebSocket close handshake) only
+    // ever ends by this timeout, even when the peer answers close_notify; the close handler,
+    // and so hub::closed(), waits for it. Our close_notify is written at once; this bounds
+    // how long we wait for the peer's.
+    static const long timeout_socket_shutdown = 250;
+  };
+  using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
+};
+
+// One server frame as websocketpp sends it: header + payload, unmasked, so the same message
+// object can be written to every recipient.
+template <class Message>
+std::shared_ptr<Message> make_prepared_text(const std::string& text) {
+  namespace frame = websocketpp::frame;
+  auto msg = std::make_shared<Message>(typename Message::con_msg_man_ptr(), frame::opcode::text, 0);
+  const frame::basic_header header(frame::opcode::text, text.size(), true, false);
+  const frame::extended_header extended(text.size());
+  msg->set_header(frame::prepare_header(header, extended));
+  msg->set_payload(text);
+  msg->set_prepared(true);
+  return msg;
+}
+
+template <class Config>
+class ws_link final : public link, public std::enable_shared_from_this<ws_link<Config>> {
+ public:
+  using server_type = websocketpp::server<Config>;
+  using connection_type = typename server_type::connection_type;
+  using connection_ptr = typename server_type::connection_ptr;
+  using message_type = typename Config::message_type;
+  using timer_ptr = typename connection_type::timer_ptr;
+
+  ws_link(const connection_ptr& con, std::weak_ptr<endpoint_host> host,
+          std::int64_t ping_interval_ms, std::int64_t pong_timeout_ms)
+      : con_(con),
+        strand_(con->get_strand()),
+        host_(std::move(host)),
+        ping_interval_ms_(ping_interval_ms),
+        pong_timeout_ms_(pong_timeout_ms) {}
+
+  // ---- link -----------------------------------------------------------------------------
+
+  void request_pump() override {
+    if (pump_requested_.exchange(true)) return;
+    strand_->post([self = this->shared_from_this()] {
+      self->pump_requested_ = false;
+      self->run_pump();
+    });
+  }
+
+  void request_close(protocol::close_code code, std::string reason) override {
+    strand_->post([self = this->shared_from_this(), code, r = std::move(reason)] {
+      self->close_now(static_cast<websocketpp::close::status::value>(code), r);
+    });
+  }
+
+  void request_terminate() override {
+    strand_->post([self = this->shared_from_this()] {
+      if (auto con = self->con_.lock()) {
+        con->terminate(
+            websocketpp::error::make_error_code(websocketpp::error::close_handshake_timeout));
+      }
+    });
+  }
+
+  std::size_t buffered() const override {
+    auto con = con_.lock();
+    return con ? con->get_buffered_amount() : 0;
+  }
+
+  void send(const core::frame& f) override {
+    auto con = con_.lock();
+    if (!con) return;
+    auto prepared = f.prepared<message_type>(
+        [](const std::string& text) { return make_prepared_text<message_type>(text); });
+    std::error_code ec = con->send(std::const_pointer_cast<message_type>(prepared));
+    (void)ec;  // not open any more: the close handler reports the end
+  }
+
+  // ---- on the strand --------------------------------------------------------------------
+
+  // A close of our own (hub, heartbeat, binary frame): a close frame behind what is queued;
+  // websocketpp drops the TCP connection if the handshake has not finished 5 s later.
+  void close_now(websocketpp::close::status::value code, const std::string& reason) {
+    if (closing_ || ended_) return;
+    closing_ = true;
+    cancel_timers();
+    auto con = con_.lock();
+    if (!con) return;
+    std::error_code ec;
+    con->close(code, reason.substr(0, 123), ec);
+    if (!ec) requested_code_ = static_cast<int>(code);
+  }
+
+  void start_heartbeat() { arm_ping(); }
+
+  void on_pong() {
+    awaiting_pong_ = false;
+    ++ping_generation_;
+    if (pong_deadline_) pong_deadline_->cancel();
+    pong_deadline_.reset();
+  }
+
+  // The connection ended: stop every timer; no more pumps.
+  void ended() {
+    ended_ = true;
+    closing_ = true;
+    cancel_timers();
+  }
+
+  bool closing() const noexcept { return closing_; }
+  std::optional<int> requested_code() const noexcept { return requested_code_; }
+
+ private:
+  void run_pump() {
+    if (closing_ || ended_) return;
+    auto host = host_.lock();
+    if (!host) return;
+    const bool again = host->pump(*this);
+    if (!again || repump_timer_) return;
+    auto con = con_.lock();
+    if (!con) return;
+    repump_timer_ = con->set_timer(repump_interval_ms,
+                                   [weak = this->weak_from_this()](const std::error_code& ec) {
+                                     auto self = weak.lock();
+                                     if (!self) return;
+                                     self->repump_timer_.reset();
+                                     if (!ec) self->run_pump();
+                                   });
+  }
+
+  void arm_ping() {
+    if (ping_interval_ms_ <= 0 || closing_) return;
+    auto con = con_.lock();
+    if (!con) return;
+    ping_timer_ = con->set_timer(static_cast<long>(ping_interval_ms_),
+                                 [weak = this->weak_from_this()](const std::error_code& ec) {
+                                   auto self = weak.lock();
+                                   if (self && !ec) self->ping_due();
+                                 });
+  }
+
+  void ping_due() {
+    if (closing_ || ended_) return;
+    auto con = con_.lock();
+    if (!con) return;
+    // The deadline runs from the oldest ping not yet answered (§1).
+    if (!awaiting_pong_ && pong_timeout_ms_ > 0) {
+      awaiting_pong_ = true;
+      pong_deadline_ = con->set_timer(
+          static_cast<long>(pong_timeout_ms_),
+          [weak = this->weak_from_this(),
+           generation = ping_generation_](const std::error_code& ec) {
+            auto self = weak.lock();
+            if (!self || ec || !self->awaiting_pong_ || self->ping_generation_ != generation) {
+              return;
+            }
+            if (auto host = self->host_.lock()) {
+              host->log(log_level::debug, "session " + std::to_string(self->session) +
+                                              ": no pong in time, closing with 1001");
+            }
+            self->close_now(websocketpp::close::status::going_away, "pong timeout");
+          });
+    }
+    std::error_code ec;
+    con->ping(std::string(), ec);
+    arm_ping();
+  }
+
+  void cancel_timers() {
+    for (timer_ptr* t : {&ping_timer_, &pong_deadline_, &repump_timer_}) {
+      if (*t) (*t)->cancel();
+      t->reset();
+    }
+  }
+
+  std::weak_ptr<connection_type> con_;
+  typename connection_type::strand_ptr strand_;
+  std::weak_ptr<endpoint_host> host_;
+  const std::int64_t ping_interval_ms_;
+  const std::int64_t pong_timeout_ms_;
+  std::atomic<bool> pump_requested_{false};
+  // Strand-only state.
+  bool closing_ = false;
+  bool ended_ = false;
+  bool awaiting_pong_ = false;
+  std::uint64_t ping_generation_ = 0;
+  std::optional<int> requested_code_;
+  timer_ptr ping_timer_;
+  timer_ptr pong_deadline_;
+  timer_ptr repump_timer_;
+};
+
+template <class Config>
+class ws_endpoint final : public endpoint,
+                          public std::enable_shared_from_this<ws_endpoint<Config>> {
+ public:
+  using server_type = websocketpp::server<Config>;
+  using connection_ptr = typename server_type::connection_ptr;
+  using link_type = ws_link<Config>;
+
+  ws_endpoint(asio::io_context& io, const server_options& options,
+              std::weak_ptr<endpoint_host> host)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        acceptor_(strand_),
+        retry_timer_(strand_),
+        host_(std::move(host)),
+        ping_interval_ms_(options.ping_interval_ms),
+        pong_timeout_ms_(options.pong_timeout_ms) {
+    ws_.init_asio(&io_);
+    // websocketpp's own logs are off: its access log would print request URIs (tokens).
+    ws_.clear_access_channels(websocketpp::log::alevel::all);
+    ws_.clear_error_channels(websocketpp::log::elevel::all);
+    ws_.set_user_agent("roomwire");
+    ws_.set_max_message_size(options.max_message_bytes);
+    ws_.set_max_http_body_size(16 * 1024);
+    ws_.set_open_handshake_timeout(static_cast<long>(options.handshake_timeout_ms));
+    ws_.set_close_handshake_timeout(5000);
+  }
+
+  server_type& ws() noexcept { return ws_; }
+
+  // Every handler is set before the first accept.
+  void install_handlers() {
+    using websocketpp::connection_hdl;
+    std::weak_ptr<ws_endpoint> weak = this->shared_from_this();
+    ws_.set_validate_handler([weak](connection_hdl h) {
+      auto self = weak.lock();
+      return self && self->on_validate(h);
+    });
+    ws_.set_open_handler([weak](connection_hdl h) {
+      if (auto self = weak.lock()) self->on_open(h);
+    });
+    ws_.set_message_handler([weak](connection_hdl h, typename server_type::message_ptr msg) {
+      if (auto self = weak.lock()) self->on_message(h, msg);
+    });
+    ws_.set_close_handler([weak](connection_hdl h) {
+      if (auto self = weak.lock()) self->on_close(h);
+    });
+    ws_.set_fail_handler([weak](connection_hdl h) {
+      if (auto self = weak.lock()) self->on_fail(h);
+    });
+    ws_.set_http_handler([weak](connection_hdl h) {
+      if (auto self = weak.lock()) self->on_http(h);
+    });
+    ws_.set_pong_handler([weak](connection_hdl h, std::string) {
+      if (auto self = weak.lock()) self->on_pong(h);
+    });
+  }
+
+  void listen(const asio::ip::tcp::endpoint& at, std::error_code& ec) override {
+    install_handlers();
+    acceptor_.open(at.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(at, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) {
+      const auto local = acceptor_.local_endpoint(ec);
+      if (!ec) port_ = local.port();
+    }
+    if (ec) {
+      std::error_code ignored;
+      acceptor_.close(ignored);
+      return;
+    }
+    asio::post(strand_, [self = this->shared_from_this()] { self->accept_next(); });
+  }
+
+  std::uint16_t port() const noexcept override { return port_; }
+
+  void stop_listening(std::function<void()> done) override {
+    asio::post(strand_, [self = this->shared_from_this(), done = std::move(done)] {
+      std::error_code ignored;
+      self->acceptor_.close(ignored);
+      self->retry_timer_.cancel();
+      if (done) done();
+    });
+  }
+
+ private:
+  // ---- accepting (on strand_) ------------------------------------------------------------
+
+  void accept_next() {
+    if (!acceptor_.is_open()) return;
+    connection_ptr con = ws_.get_connection();
+    if (!con) {
+      retry_accept_later();
+      return;
+    }
+    acceptor_.async_accept(
+        con->get_raw_socket(), [self = this->shared_from_this(), con](const std::error_code& ec) {
+          if (!self->acceptor_.is_open()) return;
+          if (ec) {
+            // Out of descriptors and the like: do not spin.
+            if (auto host = self->host_.lock()) {
+              host->log(log_level::warning, "accept failed: " + ec.message());
+            }
+            self->retry_accept_later();
+            return;
+          }
+          std::error_code ignored;
+          con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+          con->get_strand()->post([con] { con->start(); });
+          self->accept_next();
+        });
+  }
+
+  void retry_accept_later() {
+    retry_timer_.expires_after(std::chrono::milliseconds(100));
+    retry_timer_.async_wait([self = this->shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->accept_next();
+    });
+  }
+
+  // ---- websocketpp handlers (on the connection's strand) ----------------------------------
+
+  static request_info read_request(const connection_ptr& con) {
+    request_info r;
+    r.method = con->get_request().get_method();
+    r.target = con->get_resource();
+    const std::string& origin = con->get_request_header("Origin");
+    if (!origin.empty()) r.origin = origin;
+    const std::string& authorization = con->get_request_header("Authorization");
+    if (!authorization.empty()) r.authorization = authorization;
+    r.remote = con->get_remote_endpoint();
+    return r;
+  }
+
+  bool on_validate(websocketpp::connection_hdl h) {
+    auto host = host_.lock();
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    if (!host || !con) return false;
+    upgrade_decision d = host->on_upgrade(read_request(con));
+    if (d.refuse_status != 0) {
+      con->set_status(static_cast<websocketpp::http::status_code::value>(d.refuse_status));
+      con->replace_header("Content-Type", "text/plain; charset=utf-8");
+      con->set_body(d.body);
+      return false;
+    }
+    con->who = std::move(d.who);
+    con->admitted = true;
+    return true;
+  }
+
+  void on_open(websocketpp::connection_hdl h) {
+    auto host = host_.lock();
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    if (!con) return;
+    std::error_code ec;
+    if (!host) {
+      con->close(websocketpp::close::status::going_away, "server is shutting down", ec);
+      return;
+    }
+    if (!con->who) {
+      // §1: the upgrade completes, then a 4000 close and nothing else.
+      host->on_rejected(con->get_remote_endpoint());
+      con->close(static_cast<websocketpp::close::status::value>(4000), "invalid authentication",
+                 ec);
+      return;
+    }
+    auto l = std::make_shared<link_type>(con, host_, ping_interval_ms_, pong_timeout_ms_);
+    con->session_link = l;
+    core::identity who = std::move(*con->who);
+    con->who.reset();
+    if (host->on_open(l, std::move(who)) == 0) {
+      l->close_now(websocketpp::close::status::going_away, "server is shutting down");
+      return;
+    }
+    l->start_heartbeat();
+  }
+
+  void on_message(websocketpp::connection_hdl h, const typename server_type::message_ptr& msg) {
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    if (!con || !con->session_link) return;
+    auto* l = static_cast<link_type*>(con->session_link.get());
+    if (l->closing()) return;
+    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
+      l->close_now(websocketpp::close::status::unsupported_data, "binary frames are not supported");
+      return;
+    }
+    if (auto host = host_.lock()) host->on_text(l->session, msg->get_payload());
+  }
+
+  void on_pong(websocketpp::connection_hdl h) {
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    if (!con || !con->session_link) return;
+    static_cast<link_type*>(con->session_link.get())->on_pong();
+  }
+
+  static int close_code_of(const connection_ptr& con, const link_type* l) {
+    namespace status = websocketpp::close::status;
+    if (l && l->requested_code()) return *l->requested_code();
+    const auto real = [](status::value v) {
+      return v != status::blank && v != status::no_status && v != status::abnormal_close;
+    };
+    if (real(con->get_local_close_code())) return con->get_local_close_code();
+    if (real(con->get_remote_close_code())) return con->get_remote_close_code();
+    return status::abnormal_close;
+  }
+
+  void on_close(websocketpp::connection_hdl h) {
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    if (!con) return;
+    auto host = host_.lock();
+    std::shared_ptr<link> base = std::move(con->session_link);
+    con->session_link.reset();
+    if (base) {
+      auto* l = static_cast<link_type*>(base.get());
+      l->ended();
+      if (host && l->session != 0) host->on_closed(l->session, close_code_of(con, l));
+    }
+    if (host && con->admitted) host->on_admitted_end();
+    con->admitted = false;
+  }
+
+  void on_fail(websocketpp::connection_hdl h) {
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    auto host = host_.lock();
+    if (!con || !host) return;
+    if (con->admitted) host->on_admitted_end();
+    con->admitted = false;
+    std::string why = con->get_ec().message();
+    if (const int status = static_cast<int>(con->get_response_code()); status != 0) {
+      why += " (HTTP " + std::to_string(status) + ")";
+    }
+    host->on_handshake_failed(why, con->get_remote_endpoint());
+  }
+
+  void on_http(websocketpp::connection_hdl h) {
+    auto host = host_.lock();
+    connection_ptr con = ws_.get_con_from_hdl(h);
+    if (!con) return;
+    if (!host) {
+      con->set_status(websocketpp::http::status_code::service_unavailable);
+      return;
+    }
+    http_reply reply = host->on_http(read_request(con));
+    con->set_status(static_cast<websocketpp::http::status_code::value>(reply.status));
+    con->replace_header("Content-Type", reply.content_type);
+    for (const auto& [name, value] : reply.headers) con->replace_header(name, value);
+    con->set_body(std::move(reply.body));
+  }
+
+  asio::io_context& io_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::weak_ptr<endpoint_host> host_;
+  const std::int64_t ping_interval_ms_;
+  const std::int64_t pong_timeout_ms_;
+  std::atomic<std::uint16_t> port_{0};
+  server_type ws_;
+};
+
+}  // namespace roomwire::transport

@@ -1,0 +1,114 @@
+// §4 over a real socket: while a session's socket is backed up, higher priorities overtake what
+// is still queued; past the hard limit the session is closed with 1008; the others go on.
+
+#include <catch2/catch.hpp>
+
+#include <future>
+
+#include "test_server.hpp"
+
+using namespace rwtest;
+
+namespace {
+
+struct bulk {
+  static constexpr std::string_view type = "bulk";
+  int n = 0;
+  std::string data;
+  static constexpr auto fields() {
+    return roomwire::protocol::fields(roomwire::protocol::field("n", &bulk::n),
+                                      roomwire::protocol::field("data", &bulk::data));
+  }
+};
+
+roomwire::protocol::envelope<bulk> make_bulk(int n, std::size_t bytes,
+                                             roomwire::protocol::priority p) {
+  roomwire::protocol::envelope<bulk> env;
+  env.payload.n = n;
+  env.payload.data.assign(bytes, 'b');
+  env.priority = p;
+  return env;
+}
+
+}  // namespace
+
+TEST_CASE("back-pressure: a critical message overtakes what a backed-up socket has queued") {
+  auto o = test_options();
+  o.hub.queue_soft_bytes = 64u << 20;
+  o.hub.queue_hard_bytes = 64u << 20;
+  running_server s(o);
+  s.start();
+  wire_client slow(s.at());
+  slow.small_receive_buffer(4096);
+  REQUIRE(slow.connect("/api/ws?token=slow") == 101);
+  REQUIRE(join(slow, "firehose", "j-1"));
+
+  // Far more than the kernel's socket buffers hold (4 MiB here): the rest waits in the hub.
+  constexpr int count = 400;
+  for (int i = 0; i < count; ++i) {
+    s.server.send_to_room("firehose",
+                          make_bulk(i, 32 * 1024, roomwire::protocol::priority::normal));
+  }
+  auto urgent = make_bulk(-1, 10, roomwire::protocol::priority::critical);
+  s.server.send_to_room("firehose", urgent);
+
+  int before_urgent = -1;
+  int last = -1;
+  for (int seen = 0; seen < count + 1; ++seen) {
+    auto text = slow.next_of_type("bulk", 20000ms);
+    REQUIRE(text);
+    const int n = parse_json(*text)["payload"]["n"].GetInt();
+    if (n == -1) {
+      before_urgent = seen;
+    } else {
+      CHECK(n == last + 1);  // FIFO within a priority
+      last = n;
+    }
+  }
+  CHECK(last == count - 1);
+  REQUIRE(before_urgent >= 0);
+  CHECK(before_urgent < count);  // it did not wait behind everything
+  CHECK(s.server.metrics().messages_dropped == 0);
+}
+
+TEST_CASE("back-pressure: past the hard limit a slow consumer is closed with 1008") {
+  auto o = test_options();
+  o.hub.queue_soft_bytes = 256 * 1024;
+  o.hub.queue_hard_bytes = 1024 * 1024;
+  running_server s(o);
+  std::promise<int> slow_closed;
+  auto slow_code = slow_closed.get_future();
+  s.server.on_disconnect([&](roomwire::session<>& session, roomwire::protocol::close_code code) {
+    if (session.user_id() == "slow") slow_closed.set_value(static_cast<int>(code));
+  });
+  s.start();
+  wire_client slow(s.at());
+  slow.small_receive_buffer(4096);
+  REQUIRE(slow.connect("/api/ws?token=slow") == 101);
+  REQUIRE(join(slow, "firehose", "j-1"));
+  auto other = connect_as(s.at(), "other");
+  REQUIRE(other);
+
+  // Priority 4 is shed past the soft limit; priority 2 piles up until the hard limit. 300
+  // priority-2 messages of 32 KiB are more than the kernel's buffers (4 MiB) and the limit.
+  for (int i = 0; i < 600; ++i) {
+    const auto p = i % 2 == 0 ? roomwire::protocol::priority::background
+                              : roomwire::protocol::priority::normal;
+    s.server.send_to_room("firehose", make_bulk(i, 32 * 1024, p));
+  }
+  // Everything the socket held is still written, then the close frame.
+  auto closed = slow.wait_close(30000ms);
+  REQUIRE(closed);
+  CHECK(closed->code == 1008);
+  REQUIRE(slow_code.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(slow_code.get() == 1008);
+  CHECK(s.server.metrics().messages_dropped > 0);
+
+  // Another session was never held up.
+  roomwire::protocol::envelope<bulk> hello;
+  hello.payload.n = 7;
+  s.server.send_to_user("other", hello);
+  auto got = other->next_of_type("bulk", 2000ms);
+  REQUIRE(got);
+  CHECK(parse_json(*got)["payload"]["n"].GetInt() == 7);
+}
