@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -36,17 +39,28 @@ namespace detail {
 template <class T>
 inline constexpr bool dependent_false = false;
 
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
 inline bool fail(decode_error& err, const path_node* at, std::string reason) {
   err.path = to_pointer(at);
   err.reason = std::move(reason);
   return false;
 }
 
+// The shortest text that reads back as `v` ("100", "0.5", "9007199254740991").
 inline std::string format_number(double v) {
-  if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 1e15) {
+  if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) <= 9007199254740992.0) {
     return std::to_string(static_cast<long long>(v));
   }
-  return std::to_string(v);
+  char text[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof text, "%.*g", precision, v);
+    if (std::strtod(text, nullptr) == v) break;
+  }
+  return text;
 }
 
 inline std::size_t count_chars(const char* s, std::size_t n) noexcept {
@@ -85,11 +99,26 @@ inline bool check_length(const rapidjson::Value& v, const limits& lim, const pat
 
 inline bool check_range(double value, const limits& lim, const path_node* at, decode_error& err) {
   if (value < lim.min_value || value > lim.max_value) {
+    if (!std::isfinite(lim.max_value)) {
+      return fail(err, at, "must be at least " + format_number(lim.min_value));
+    }
+    if (!std::isfinite(lim.min_value)) {
+      return fail(err, at, "must be at most " + format_number(lim.max_value));
+    }
     return fail(
         err, at,
         "must be between " + format_number(lim.min_value) + " and " + format_number(lim.max_value));
   }
   return true;
+}
+
+// A number written as an integer that does not fit in int64: RapidJSON holds it as a uint64,
+// or, past that, as a double with no fraction.
+inline bool is_integer_beyond_int64(const rapidjson::Value& v) noexcept {
+  if (!v.IsNumber() || v.IsInt64()) return false;
+  if (!v.IsDouble()) return true;
+  const double d = v.GetDouble();
+  return std::floor(d) == d && std::fabs(d) >= 9223372036854775808.0;
 }
 
 template <class T>
@@ -108,15 +137,17 @@ bool decode_value(const rapidjson::Value& v, M& out, const limits& lim, const pa
     out = v.GetBool();
     return true;
   } else if constexpr (std::is_same_v<M, priority>) {
-    if (!v.IsInt64()) return fail(err, at, "must be an integer");
+    if (!v.IsInt64()) {
+      return fail(err, at,
+                  is_integer_beyond_int64(v) ? "must be between 0 and 4" : "must be an integer");
+    }
     const std::int64_t p = v.GetInt64();
     if (p < 0 || p >= priority_count) return fail(err, at, "must be between 0 and 4");
     out = static_cast<priority>(p);
     return true;
   } else if constexpr (std::is_integral_v<M>) {
     if (!v.IsInt64()) {
-      return fail(err, at,
-                  v.IsNumber() && !v.IsDouble() ? "is out of range" : "must be an integer");
+      return fail(err, at, is_integer_beyond_int64(v) ? "is out of range" : "must be an integer");
     }
     const std::int64_t i = v.GetInt64();
     if (i < static_cast<std::int64_t>(std::numeric_limits<M>::min()) ||
@@ -149,8 +180,9 @@ bool decode_value(const rapidjson::Value& v, M& out, const limits& lim, const pa
     return fail(err, at, "must be one of " + choices);
   } else if constexpr (std::is_same_v<M, raw_json>) {
     if (!v.IsObject()) return fail(err, at, "must be an object");
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    rapidjson::CrtAllocator allocator;  // else buffer and writer each allocate their own
+    rapidjson::StringBuffer buffer(&allocator);
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer, &allocator);
     v.Accept(writer);
     out.text.assign(buffer.GetString(), buffer.GetSize());
     return true;
@@ -165,7 +197,7 @@ bool decode_value(const rapidjson::Value& v, M& out, const limits& lim, const pa
     if (!decode_value(v, inner, lim, at, err)) return false;
     out = std::move(inner);
     return true;
-  } else if constexpr (std::is_same_v<M, std::vector<typename M::value_type>>) {
+  } else if constexpr (is_vector<M>::value) {
     if (!v.IsArray()) return fail(err, at, "must be an array");
     out.clear();
     out.reserve(v.Size());
@@ -194,6 +226,14 @@ bool decode_field(const rapidjson::Value& object, T& out, const F& f, const path
   if (it == object.MemberEnd()) {
     if (f.required && !is_optional<member_type>::value) return fail(err, &node, "is required");
     return true;
+  }
+  // A known field given twice is refused: readers disagree on which one counts (RapidJSON reads
+  // the first, JavaScript the last), and an object such as chat metadata is forwarded as it came.
+  for (auto next = it + 1; next != object.MemberEnd(); ++next) {
+    if (next->name.GetStringLength() == f.name.size() &&
+        std::memcmp(next->name.GetString(), f.name.data(), f.name.size()) == 0) {
+      return fail(err, &node, "must appear only once");
+    }
   }
   return decode_value(it->value, out.*(f.member), f.limits, &node, err);
 }
@@ -279,7 +319,7 @@ void encode_value(Writer& w, const M& v) {
     } else {
       w.Null();
     }
-  } else if constexpr (std::is_same_v<M, std::vector<typename M::value_type>>) {
+  } else if constexpr (is_vector<M>::value) {
     w.StartArray();
     for (const auto& item : v) encode_value(w, item);
     w.EndArray();

@@ -23,6 +23,7 @@
 #include <rapidjson/reader.h>
 
 #include "roomwire/detail/json_guard.hpp"
+#include "roomwire/detail/utf8.hpp"
 #include "roomwire/detail/value_codec.hpp"
 #include "roomwire/protocol/envelope.hpp"
 #include "roomwire/protocol/schema.hpp"
@@ -56,26 +57,16 @@ class inbound_frame {
   bool parse(std::string_view text, const decode_limits& lim = {}) {
     error_ = decode_error{};
     header_ = envelope_header{};
-    doc_.SetNull();
-    allocator_.Clear();
-    buffer_.assign(text.data(), text.size());
-
-    rapidjson::ParseResult result;
-    std::string guard_path;
-    std::string guard_reason;
-    auto generate = [&](rapidjson::Document& target) {
-      detail::json_guard<rapidjson::Document> guard(target, lim.max_depth, levels_);
-      rapidjson::InsituStringStream stream(buffer_.data());
-      rapidjson::Reader reader;
-      result = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
-                            rapidjson::kParseValidateEncodingFlag>(stream, guard);
-      if (guard.failed()) {
-        guard_path = guard.path();
-        guard_reason = guard.reason();
-      }
-      return !result.IsError();
-    };
-    doc_.Populate(generate);
+    payload_ = nullptr;  // set again only when this frame parses: never a stale pointer
+    // UTF-8 is checked in one quick pass over the whole frame (surrogates and overlong forms
+    // included) rather than by RapidJSON character by character.
+    if (!detail::is_valid_utf8(text.data(), text.size())) return fail("", "is not valid UTF-8");
+    parsed_text parsed;
+    parse_text(text, lim, parsed);
+    const rapidjson::ParseResult& result = parsed.result;
+    const std::size_t consumed = parsed.consumed;
+    std::string& guard_path = parsed.guard_path;
+    std::string& guard_reason = parsed.guard_reason;
     if (!guard_reason.empty()) return fail(std::move(guard_path), std::move(guard_reason));
     if (result.IsError()) {
       if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
@@ -84,6 +75,13 @@ class inbound_frame {
       return fail("", std::string("is not valid JSON: ") +
                           rapidjson::GetParseError_En(result.Code()) + " (at byte " +
                           std::to_string(result.Offset()) + ")");
+    }
+    // The in-situ reader stops at a NUL byte: anything after one is trailing garbage.
+    if (consumed != text.size()) {
+      return fail("",
+                  std::string("is not valid JSON: ") +
+                      rapidjson::GetParseError_En(rapidjson::kParseErrorDocumentRootNotSingular) +
+                      " (at byte " + std::to_string(consumed) + ")");
     }
     const rapidjson::Value& root = doc_;
     if (!root.IsObject()) return fail("", "must be a JSON object");
@@ -105,11 +103,9 @@ class inbound_frame {
 
     if (!has_type) return fail("/type", "is required");
     if (!type_it->value.IsString()) return fail("/type", "must be a string");
-    payload_ = nullptr;
     const auto payload_it = root.FindMember("payload");
     if (payload_it == root.MemberEnd()) return fail("/payload", "is required");
     if (!payload_it->value.IsObject()) return fail("/payload", "must be an object");
-    payload_ = &payload_it->value;
 
     const auto ts_it = root.FindMember("timestamp");
     if (ts_it != root.MemberEnd()) {
@@ -138,6 +134,7 @@ class inbound_frame {
         return false;
       }
     }
+    payload_ = &payload_it->value;
     return true;
   }
 
@@ -166,12 +163,47 @@ class inbound_frame {
     return false;
   }
 
+  // Iterative: no recursion, whatever the input. In place: strings point into buffer_.
+  // Numbers as text: json_guard converts them exactly (see RawNumber there).
+  static constexpr unsigned parse_flags = rapidjson::kParseInsituFlag |
+                                          rapidjson::kParseIterativeFlag |
+                                          rapidjson::kParseNumbersAsStringsFlag;
+
+  struct parsed_text {
+    rapidjson::ParseResult result;
+    std::size_t consumed = 0;  // where the reader stopped: text.size() unless at a NUL byte
+    std::string guard_path;
+    std::string guard_reason;
+  };
+
+  // Parses `text` into doc_; true when all of it parsed.
+  bool parse_text(std::string_view text, const decode_limits& lim, parsed_text& out) {
+    doc_.SetNull();
+    allocator_.Clear();
+    buffer_.assign(text.data(), text.size());
+    out = parsed_text{};
+    auto generate = [&](rapidjson::Document& target) {
+      detail::json_guard<rapidjson::Document> guard(target, lim.max_depth, levels_);
+      rapidjson::InsituStringStream stream(buffer_.data());
+      out.result = reader_.Parse<parse_flags>(stream, guard);
+      out.consumed = stream.Tell();
+      if (guard.failed()) {
+        out.guard_path = guard.path();
+        out.guard_reason = guard.reason();
+      }
+      return !out.result.IsError();
+    };
+    doc_.Populate(generate);
+    return !out.result.IsError() && out.consumed == text.size();
+  }
+
   static constexpr std::size_t inline_bytes = 2048;
   std::string buffer_;  // the frame's text, parsed in place: strings point into it
   alignas(8) char pool_storage_[inline_bytes];
   rapidjson::MemoryPoolAllocator<> allocator_{pool_storage_, inline_bytes};
   rapidjson::Document doc_{&allocator_};
   std::vector<detail::json_guard<rapidjson::Document>::level> levels_;
+  rapidjson::Reader reader_;  // kept: its stack is reused, not allocated per frame
   envelope_header header_;
   const rapidjson::Value* payload_ = nullptr;
   decode_error error_;

@@ -128,9 +128,11 @@ inline const std::error_category& protocol_category() noexcept {
 inline std::error_condition detail::protocol_category::default_error_condition(
     int value) const noexcept {
   const bool refused = value == 4003 || value == 4004 || value == 4001 || value == 4002;
+  // Qualified: unqualified, `condition_category` names the class detail::condition_category,
+  // and this would bind the condition to a temporary category object.
   return {static_cast<int>(refused ? error_condition_kind::refused_request
                                    : error_condition_kind::connection_closed),
-          condition_category()};
+          protocol::condition_category()};
 }
 
 inline std::error_code make_error_code(error_code c) noexcept {

@@ -1,0 +1,21 @@
+# CTest script: every golden frame appears verbatim in docs/protocol.md, as a line of its own,
+# so that the documented examples are the tested ones.
+#   cmake -DGOLDEN_DIR=<dir> -DDOC=<docs/protocol.md> -P docs_examples.cmake
+file(GLOB goldens "${GOLDEN_DIR}/*.json")
+if(NOT goldens)
+  message(FATAL_ERROR "no golden files in ${GOLDEN_DIR}")
+endif()
+file(READ "${DOC}" doc)
+set(missing "")
+foreach(golden IN LISTS goldens)
+  file(READ "${golden}" text)
+  string(REGEX REPLACE "\n$" "" text "${text}")
+  string(FIND "${doc}" "\n${text}\n" at)
+  if(at EQUAL -1)
+    get_filename_component(name "${golden}" NAME)
+    list(APPEND missing "${name}")
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "golden frames missing from ${DOC}: ${missing}")
+endif()

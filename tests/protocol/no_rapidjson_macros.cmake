@@ -1,0 +1,23 @@
+# CTest script: fails when a header under INCLUDE_DIR defines a RAPIDJSON_* macro. Those are the
+# host's configuration (STYLE.md), never roomwire's.
+#   cmake -DINCLUDE_DIR=<dir> -P no_rapidjson_macros.cmake
+if(NOT IS_DIRECTORY "${INCLUDE_DIR}")
+  message(FATAL_ERROR "INCLUDE_DIR '${INCLUDE_DIR}' is not a directory")
+endif()
+file(GLOB_RECURSE headers "${INCLUDE_DIR}/*.hpp" "${INCLUDE_DIR}/*.h" "${INCLUDE_DIR}/*.ipp")
+list(LENGTH headers count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no headers found under ${INCLUDE_DIR}")
+endif()
+set(offenders "")
+foreach(header IN LISTS headers)
+  file(STRINGS "${header}" hits REGEX "^[ \t]*#[ \t]*(define|undef)[ \t]+RAPIDJSON_")
+  if(hits)
+    list(APPEND offenders "${header}: ${hits}")
+  endif()
+endforeach()
+if(offenders)
+  string(REPLACE ";" "\n  " offenders "${offenders}")
+  message(FATAL_ERROR "RAPIDJSON_ configuration macros in public headers:\n  ${offenders}")
+endif()
+message(STATUS "${count} headers, no RAPIDJSON_ macro defined")
