@@ -22,6 +22,7 @@
 #include "client/ws_connector.hpp"
 #include "roomwire/client.hpp"
 #include "roomwire/version.hpp"
+#include "transport/cloexec.hpp"
 
 namespace roomwire::client_net {
 
@@ -107,6 +108,11 @@ class ws_client_connector final : public ws_connector,
     // connection; they hold the connection itself only weakly (it owns them).
     auto self = this->shared_from_this();
     std::weak_ptr<connection_type> weak = con;
+    // Asio opens the socket inside async_connect, without SOCK_CLOEXEC; the first hook that
+    // sees it open runs right after the connect, before the handshake.
+    con->set_tcp_pre_init_handler([weak](websocketpp::connection_hdl) {
+      if (auto c = weak.lock()) transport::set_cloexec(c->get_raw_socket().native_handle());
+    });
     con->set_open_handler([self, events, connection](websocketpp::connection_hdl) {
       if (auto e = events.lock()) e->ws_opened(connection);
     });

@@ -14,12 +14,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <asio/bind_executor.hpp>
 #include <asio/ip/tcp.hpp>
@@ -30,6 +35,7 @@
 #include <websocketpp/server.hpp>
 #include <websocketpp/transport/asio/endpoint.hpp>
 
+#include "transport/cloexec.hpp"
 #include "transport/endpoint.hpp"
 
 namespace roomwire::transport {
@@ -298,7 +304,7 @@ class ws_endpoint final : public endpoint,
 
   void listen(const asio::ip::tcp::endpoint& at, std::error_code& ec) override {
     install_handlers();
-    acceptor_.open(at.protocol(), ec);
+    open_cloexec(at.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(at, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
@@ -346,11 +352,26 @@ class ws_endpoint final : public endpoint,
             self->retry_accept_later();
             return;
           }
+          // Asio accepts without SOCK_CLOEXEC: mark it at once. (A fork+exec on another thread
+          // between the accept and this line could still inherit it; Asio offers no accept4.)
+          set_cloexec(con->get_raw_socket().native_handle());
           std::error_code ignored;
           con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
           con->get_strand()->post([con] { con->start(); });
           self->accept_next();
         });
+  }
+
+  // The listening socket is created close-on-exec (Asio would not): a child process the host
+  // spawns must not inherit it, or the port stays bound after the server is gone.
+  void open_cloexec(const asio::ip::tcp& protocol, std::error_code& ec) {
+    const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+      ec = std::error_code(errno, std::system_category());
+      return;
+    }
+    acceptor_.assign(protocol, fd, ec);
+    if (ec) ::close(fd);
   }
 
   void retry_accept_later() {
