@@ -179,3 +179,17 @@ TEST_CASE("in_process_broker: seqs, tasks, deferred assignments") {
   CHECK(pending[0] == f3);
   CHECK(b.take_deferred("bob").empty());
 }
+
+TEST_CASE("frame: the transport's prepared form is made once and shared by every sender") {
+  const auto f = make("{\"type\":\"message\"}", proto::priority::normal);
+  int made = 0;
+  const auto prepare = [&made](const std::string& text) {
+    ++made;
+    return std::make_shared<const std::string>("header+" + text);
+  };
+  const auto first = f->prepared<std::string>(prepare);
+  const auto second = f->prepared<std::string>(prepare);
+  CHECK(made == 1);
+  CHECK(first == second);  // the same object, not an equal copy
+  CHECK(*first == "header+{\"type\":\"message\"}");
+}
