@@ -524,6 +524,7 @@ void client_core::received(std::uint64_t connection, std::string_view text) {
     }
     return;
   }
+  if (seen_before()) return;
   // The typed handler first, then the completion of the request it answers: whoever waits on a
   // handle sees the answer only after its handler ran.
   const auto handler = handlers_.find(frame_.type());
@@ -542,6 +543,38 @@ void client_core::received(std::uint64_t connection, std::string_view text) {
   } else if (frame_.type() == protocol::error_payload::type) {
     handle_error();
   }
+}
+
+// A delivery keeps the messageId of the request that caused it (§2), so type, sender, room and
+// messageId name one request. Deliveries that do not decode are left to their handler.
+bool client_core::seen_before() {
+  if (options_.delivery_memory == 0 || frame_.header().message_id.empty()) return false;
+  const std::string_view type = frame_.type();
+  std::string key;
+  if (type == protocol::chat_delivery::type) {
+    protocol::envelope<protocol::chat_delivery> env;
+    if (!frame_.decode(env)) return false;
+    key = std::move(env.payload.sender_id) + '\n' + env.payload.room_id;
+  } else if (type == protocol::task_assign_delivery::type) {
+    protocol::envelope<protocol::task_assign_delivery> env;
+    if (!frame_.decode(env)) return false;
+    key = std::move(env.payload.assigner_id) + '\n';
+  } else if (type == protocol::task_update_delivery::type) {
+    protocol::envelope<protocol::task_update_delivery> env;
+    if (!frame_.decode(env)) return false;
+    key = std::move(env.payload.sender_id) + '\n';
+  } else {
+    return false;
+  }
+  key.append(type).append(1, '\n').append(frame_.header().message_id);
+  const auto [it, inserted] = delivered_.insert(std::move(key));
+  if (!inserted) return true;
+  delivered_order_.push_back(&*it);
+  if (delivered_order_.size() > options_.delivery_memory) {
+    delivered_.erase(delivered_.find(*delivered_order_.front()));
+    delivered_order_.pop_front();
+  }
+  return false;
 }
 
 void client_core::handle_ack() {

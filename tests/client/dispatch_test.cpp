@@ -133,3 +133,58 @@ TEST_CASE("callbacks are queued, never run inside a core call, and keep their or
   REQUIRE(h.ready());  // even though the callback threw
   CHECK(h.get().ok());
 }
+
+namespace {
+
+std::string chat(const std::string& sender, const std::string& room, const std::string& id,
+                 int seq) {
+  return R"({"type":"message","payload":{"roomId":")" + room + R"(","content":"c","metadata":{"type":"text"},"senderId":")" +
+         sender + R"(","seq":)" + std::to_string(seq) + R"(},"timestamp":1,"messageId":")" + id +
+         R"(","priority":2})";
+}
+
+}  // namespace
+
+TEST_CASE("a delivery seen before is not passed on again (a restarted server's repeat)") {
+  rw::client_core_options options;
+  options.delivery_memory = 3;
+  client_test t(options);
+  std::vector<std::string> seen;
+  t.core.on<proto::chat_delivery>([&](const proto::envelope<proto::chat_delivery>& m) {
+    seen.push_back(m.payload.sender_id + " " + m.payload.room_id + " " + m.message_id + " " +
+                   std::to_string(m.payload.seq));
+  });
+  t.core.on<proto::task_update_delivery>(
+      [&](const proto::envelope<proto::task_update_delivery>& m) {
+        seen.push_back("update " + m.message_id);
+      });
+  std::vector<std::string> raw;
+  t.core.on_frame([&](std::string_view json) { raw.emplace_back(json); });
+  t.connect_and_open();
+
+  t.receive(chat("bob", "lobby", "b-1", 1));
+  t.receive(chat("bob", "lobby", "b-1", 1));   // the same request again: dropped
+  t.receive(chat("bob", "lobby", "b-1", 7));   // after a restart the seq differs: still dropped
+  t.receive(chat("carol", "lobby", "b-1", 2));  // another sender's id that happens to match
+  t.receive(chat("bob", "other", "b-1", 1));    // the same id in another room
+  const std::string update =
+      R"({"type":"taskUpdate","payload":{"taskId":"T","status":"s","progress":1,"metadata":{},"senderId":"bob"},"timestamp":1,"messageId":"b-1","priority":2})";
+  t.receive(update);  // another type: the fourth key, and "bob lobby b-1" is forgotten
+  t.receive(update);
+  t.receive(chat("bob", "lobby", "b-1", 1));  // out of the memory of 3: passed on again
+  CHECK(seen == std::vector<std::string>{"bob lobby b-1 1", "carol lobby b-1 2",
+                                         "bob other b-1 1", "update b-1", "bob lobby b-1 1"});
+  CHECK(raw.size() == 8);  // the raw handler sees every frame as received
+
+  SECTION("delivery_memory 0 passes every delivery on") {
+    rw::client_core_options off;
+    off.delivery_memory = 0;
+    client_test u(off);
+    int count = 0;
+    u.core.on<proto::chat_delivery>([&](const auto&) { ++count; });
+    u.connect_and_open();
+    u.receive(chat("bob", "lobby", "b-1", 1));
+    u.receive(chat("bob", "lobby", "b-1", 1));
+    CHECK(count == 2);
+  }
+}

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -46,6 +48,11 @@ struct client_core_options {
   std::int64_t ack_timeout_ms = 10000;
   // Seeds the messageId prefix and the jitter; 0: std::random_device.
   std::uint64_t seed = 0;
+  // How many deliveries (message, taskAssign, taskUpdate) the client remembers by type, sender,
+  // room and messageId. A delivery seen again is not passed to its typed handler: a server
+  // restarted between a request and its acknowledgement has lost its dedup memory (§6) and
+  // delivers the resent request a second time. 0: every delivery is passed on.
+  std::size_t delivery_memory = 4096;
 };
 
 using token_provider = std::function<std::string()>;
@@ -180,6 +187,7 @@ class client_core {
   void fail_all(std::error_code why);
   void handle_ack();
   void handle_error();
+  bool seen_before();
   void defer(std::function<void()> call) { callbacks_.push_back(std::move(call)); }
   std::vector<std::string> intended_rooms() const;
 
@@ -208,6 +216,9 @@ class client_core {
   std::uint64_t next_order_ = 0;
   std::size_t outbox_ = 0;
   std::vector<std::string> rooms_;
+
+  std::unordered_set<std::string> delivered_;  // keys of the last deliveries, at most
+  std::deque<const std::string*> delivered_order_;  // delivery_memory, oldest first
 
   protocol::inbound_frame frame_;
   std::map<std::string, binder, std::less<>> handlers_;

@@ -1,8 +1,9 @@
 #pragma once
 
 // A TCP proxy on 127.0.0.1 (port 0) in front of a server, for losing what the server sends
-// (blackhole) and dropping connections on demand: the way to make a request whose answer never
-// arrives, as a lost connection would.
+// (blackhole), dropping connections on demand, and holding new connections back: the way to make
+// a request whose answer never arrives, as a lost connection would, or to let another client
+// reach the server first.
 
 #include <array>
 #include <atomic>
@@ -58,6 +59,20 @@ class tcp_proxy {
         if (auto p = weak.lock()) p->shut();
       }
       pipes_.clear();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  // While on, new connections are accepted but not passed on to the server; turning it off
+  // passes on those that wait, in the order they came.
+  void set_held(bool on) {
+    std::promise<void> done;
+    asio::post(io_, [this, on, &done] {
+      held_ = on;
+      if (!on) {
+        for (auto& p : waiting_) connect_upstream(p);
+        waiting_.clear();
+      }
       done.set_value();
     });
     done.get_future().wait();
@@ -129,15 +144,23 @@ class tcp_proxy {
     acceptor_.async_accept(p->down, [this, p](std::error_code ec) {
       if (ec) return;
       ++accepted_;
-      p->up.async_connect(upstream_, [this, p](std::error_code cec) {
-        if (cec) {
-          p->shut();
-          return;
-        }
-        pipes_.push_back(p);
-        p->start();
-      });
+      if (held_) {
+        waiting_.push_back(p);
+      } else {
+        connect_upstream(p);
+      }
       accept();
+    });
+  }
+
+  void connect_upstream(const std::shared_ptr<pipe>& p) {
+    p->up.async_connect(upstream_, [this, p](std::error_code cec) {
+      if (cec) {
+        p->shut();
+        return;
+      }
+      pipes_.push_back(p);
+      p->start();
     });
   }
 
@@ -149,6 +172,8 @@ class tcp_proxy {
   std::atomic<std::size_t> accepted_{0};
   std::shared_ptr<stats> stats_ = std::make_shared<stats>();
   std::vector<std::weak_ptr<pipe>> pipes_;  // io_ thread only
+  bool held_ = false;                        // io_ thread only
+  std::vector<std::shared_ptr<pipe>> waiting_;  // io_ thread only
   std::thread thread_;
 };
 
