@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "suite_log.hpp"
+
 extern char** environ;
 
 namespace roomwire_test {
@@ -61,6 +63,7 @@ class chat_process {
     close_stdin();
     if (pid_ > 0 && !wait_exit(std::chrono::seconds(10))) ::kill(pid_, SIGKILL);
     if (reader_.joinable()) reader_.join();
+    for (const auto& line : err_lines_) suite_log("roomwire-chat", line);
   }
   chat_process(const chat_process&) = delete;
   chat_process& operator=(const chat_process&) = delete;

@@ -10,6 +10,7 @@
 
 #include "client_waiting.hpp"
 #include "roomwire/server.hpp"
+#include "suite_log.hpp"
 
 namespace roomwire_test {
 
@@ -21,7 +22,8 @@ class test_server {
     o.host = "127.0.0.1";
     o.port = port;
     o.authenticate = roomwire::demo_authenticate;
-    o.log = [](roomwire::log_level, std::string_view) {};
+    o.min_log_level = roomwire::log_level::debug;
+    o.log = [](roomwire::log_level, std::string_view line) { suite_log("server", line); };
     server_ = std::make_unique<roomwire::server>(o);
     // What the server was asked to deliver, by messageId (before its dedup).
     server_->on<roomwire::protocol::chat_message>(

@@ -1,5 +1,7 @@
 #include "child_process.hpp"
 
+#include "suite_log.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -28,6 +30,7 @@ int remaining_ms(clock_type::time_point deadline) {
 }  // namespace
 
 child_process::child_process(const std::vector<std::string>& argv) {
+  if (!argv.empty()) program_ = argv[0].substr(argv[0].rfind('/') + 1);
   int out[2];
   int err[2];
   if (pipe2(out, O_CLOEXEC) != 0) return;
@@ -59,6 +62,11 @@ child_process::~child_process() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
+  if (errfd_ >= 0) {
+    while (read_into(errfd_, err_, clock_type::now())) {
+    }
+  }
+  roomwire_test::suite_log(program_, err_);
   for (int fd : {pidfd_, out_, errfd_}) {
     if (fd >= 0) close(fd);
   }

@@ -13,7 +13,7 @@ namespace rwtest {
 class child_process {
  public:
   explicit child_process(const std::vector<std::string>& argv);
-  ~child_process();  // kills the child if it still runs
+  ~child_process();  // kills the child if it still runs; its standard error goes to suite_log
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
 
@@ -36,6 +36,7 @@ class child_process {
   int errfd_ = -1;
   std::string out_buffer_;
   std::string err_;
+  std::string program_;  // for the suite's log (suite_log.hpp)
   std::optional<int> status_;
 };
 

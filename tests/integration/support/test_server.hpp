@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "roomwire/server.hpp"
+#include "suite_log.hpp"
 #include "wire_client.hpp"
 
 namespace rwtest {
@@ -26,6 +27,7 @@ class log_capture {
  public:
   roomwire::log_sink sink() {
     return [this](roomwire::log_level, std::string_view line) {
+      roomwire_test::suite_log("server", line);
       std::lock_guard<std::mutex> lock(mu_);
       lines_.emplace_back(line);
     };
@@ -56,6 +58,7 @@ inline roomwire::server_options test_options(log_capture* logs = nullptr) {
   } else if (std::getenv("ROOMWIRE_TEST_LOG") != nullptr) {
     // Debugging aid: the server's log on standard error, with a monotonic time stamp.
     o.log = [](roomwire::log_level, std::string_view line) {
+      roomwire_test::suite_log("server", line);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
@@ -63,7 +66,9 @@ inline roomwire::server_options test_options(log_capture* logs = nullptr) {
                    static_cast<int>(line.size()), line.data());
     };
   } else {
-    o.log = [](roomwire::log_level, std::string_view) {};
+    o.log = [](roomwire::log_level, std::string_view line) {
+      roomwire_test::suite_log("server", line);
+    };
   }
   return o;
 }

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { suiteLog } from '../suite_log.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'package.json'));
@@ -77,12 +78,15 @@ const tid = (id, extra = '') => `[data-testid="${id}"]${extra}`;
 const servers = new Set();
 async function startServer(port) {
   const args = ['--host', '127.0.0.1', '--port', String(port), '--static', opts.static,
-    '--health-interval-ms', '200', '--log-level', 'warning'];
+    '--health-interval-ms', '200', '--log-level', 'debug'];
   const child = spawn(opts.server, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   servers.add(child);
   child.stderrText = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => { child.stderrText = (child.stderrText + d).slice(-8000); });
+  child.stderr.on('data', (d) => {
+    child.stderrText = (child.stderrText + d).slice(-8000);
+    suiteLog('roomwire-server', d);
+  });
   child.exited = once(child, 'exit');
   child.on('exit', () => servers.delete(child));
   const lines = readline.createInterface({ input: child.stdout });

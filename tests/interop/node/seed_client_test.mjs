@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { suiteLog } from '../suite_log.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const require = createRequire(import.meta.url);
@@ -64,12 +65,12 @@ async function loadSeedClient() {
 
 // roomwire-server on 127.0.0.1; resolves with its process and URL once it listens.
 async function startServer(port) {
-  const proc = spawn(serverPath, ['--host', '127.0.0.1', '--port', String(port)],
+  const proc = spawn(serverPath, ['--host', '127.0.0.1', '--port', String(port), '--log-level', 'debug'],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   servers.add(proc);
   proc.on('exit', () => servers.delete(proc));
   let log = '';
-  proc.stderr.on('data', d => { log += d; });
+  proc.stderr.on('data', d => { log += d; suiteLog('roomwire-server', String(d)); });
   const [line] = await Promise.race([
     once(createInterface({ input: proc.stdout }), 'line'),
     once(proc, 'exit').then(() => { throw new Error(`roomwire-server exited: ${log}`); }),
