@@ -55,7 +55,25 @@ void hub::state::maybe_finish(session& s) {
   if (s.stage == phase::flushing) {
     close_session(s, s.pending_close, protocol::describe(s.pending_close));
   } else if (s.stage == phase::open && draining) {
-    close_session(s, protocol::close_code::going_away, "server shutdown");
+    finish_drain_if_flushed();
+  }
+}
+
+// During a drain the open sessions are closed together, once none of them (nor any session
+// flushing its last answer) has anything left to write. Requests are served until then, and a
+// request accepted before that moment has been queued for every member, so no member misses a
+// message whose sender saw it acknowledged. Closing each session as soon as its own queue ran
+// dry would close members before a later message of the same drain reached them.
+void hub::state::finish_drain_if_flushed() {
+  if (!draining) return;
+  for (const auto& entry : sessions) {
+    const session& s = *entry.second;
+    if (s.stage != phase::closing && (!s.queue.empty() || s.backlog != 0)) return;
+  }
+  for (auto& entry : sessions) {
+    if (entry.second->stage == phase::open) {
+      close_session(*entry.second, protocol::close_code::going_away, "server shutdown");
+    }
   }
 }
 

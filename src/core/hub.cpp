@@ -115,6 +115,7 @@ void hub::closed(session_id session, protocol::close_code code) {
   st.queue_bytes -= s->queue.bytes();
   st.backlog_bytes -= s->backlog;
   st.sessions.erase(session);
+  st.finish_drain_if_flushed();  // it may have been the last one with something to write
 }
 
 void hub::tick() {
@@ -276,7 +277,7 @@ void hub::drain() {
   }
   st.status = protocol::health_status::draining;
   st.broadcast_status();
-  for (auto& entry : st.sessions) st.maybe_finish(*entry.second);
+  st.finish_drain_if_flushed();
 }
 
 bool hub::draining() const noexcept { return state_->draining; }

@@ -130,6 +130,7 @@ struct hub::state final : broker::listener {
   void count_drop(const frame& f);
   void close_session(session& s, protocol::close_code code, std::string_view reason);
   void maybe_finish(session& s);
+  void finish_drain_if_flushed();
   void close_after_flush(session& s, protocol::close_code code);
   std::size_t deliver_to(const audience& to, const frame_ptr& f, session* except, bool publish);
   void deliver(const audience& to, const frame_ptr& f) override;

@@ -171,8 +171,10 @@ class hub {
 
   // ---- shutdown (§8) -------------------------------------------------------------------
 
-  // Sends `draining` to every session, drops queued priority 3-4, and closes each session with
-  // 1001 once its priority 0-2 frames are written (or at the drain deadline).
+  // Sends `draining` to every session, drops queued priority 3-4, goes on serving requests, and
+  // closes every session with 1001 at the same moment: once no session has anything left to
+  // write (or at the drain deadline), so that a message acknowledged during the drain reached
+  // every member first.
   void drain();
   bool draining() const noexcept;
   // True once draining and every session is closed.

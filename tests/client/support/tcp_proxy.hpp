@@ -63,6 +63,9 @@ class tcp_proxy {
     });
     done.get_future().wait();
   }
+  // From now on nothing more passes in either direction and no connection is closed: to both
+  // ends the peer has gone silent, as a host whose packets are dropped (no FIN, no RST).
+  void freeze() { frozen_ = true; }
   // While on, new connections are accepted but not passed on to the server; turning it off
   // passes on those that wait, in the order they came.
   void set_held(bool on) {
@@ -92,8 +95,14 @@ class tcp_proxy {
   };
 
   struct pipe : std::enable_shared_from_this<pipe> {
-    pipe(asio::io_context& io, const std::atomic<bool>& blackhole, std::shared_ptr<stats> s)
-        : down(io), up(io), blackhole_(blackhole), stats_(std::move(s)) {}
+    pipe(asio::io_context& io, const std::atomic<bool>& blackhole, const std::atomic<bool>& frozen,
+         std::vector<std::shared_ptr<pipe>>& silenced, std::shared_ptr<stats> s)
+        : down(io),
+          up(io),
+          blackhole_(blackhole),
+          frozen_(frozen),
+          silenced_(silenced),
+          stats_(std::move(s)) {}
     void start() {
       relay(down, up, down_buffer, false);
       relay(up, down, up_buffer, true);
@@ -109,6 +118,10 @@ class tcp_proxy {
                                                   from_server](std::error_code ec, std::size_t n) {
         if (ec) {
           self->shut();
+          return;
+        }
+        if (self->frozen_) {
+          self->silenced_.push_back(self);  // kept open, never read or written again
           return;
         }
         if (from_server && self->blackhole_) {
@@ -136,11 +149,13 @@ class tcp_proxy {
     std::array<char, 16384> down_buffer{};
     std::array<char, 16384> up_buffer{};
     const std::atomic<bool>& blackhole_;
+    const std::atomic<bool>& frozen_;
+    std::vector<std::shared_ptr<pipe>>& silenced_;  // io_ thread only
     std::shared_ptr<stats> stats_;
   };
 
   void accept() {
-    auto p = std::make_shared<pipe>(io_, blackhole_, stats_);
+    auto p = std::make_shared<pipe>(io_, blackhole_, frozen_, silenced_, stats_);
     acceptor_.async_accept(p->down, [this, p](std::error_code ec) {
       if (ec) return;
       ++accepted_;
@@ -169,6 +184,8 @@ class tcp_proxy {
   asio::ip::tcp::acceptor acceptor_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::atomic<bool> blackhole_{false};
+  std::atomic<bool> frozen_{false};
+  std::vector<std::shared_ptr<pipe>> silenced_;  // io_ thread only
   std::atomic<std::size_t> accepted_{0};
   std::shared_ptr<stats> stats_ = std::make_shared<stats>();
   std::vector<std::weak_ptr<pipe>> pipes_;  // io_ thread only
