@@ -34,6 +34,7 @@
 #include <websocketpp/frame.hpp>
 #include <websocketpp/server.hpp>
 #include <websocketpp/transport/asio/endpoint.hpp>
+#include <websocketpp/utf8_validator.hpp>
 
 #include "transport/cloexec.hpp"
 #include "transport/endpoint.hpp"
@@ -445,6 +446,13 @@ class ws_endpoint final : public endpoint,
     if (l->closing()) return;
     if (msg->get_opcode() != websocketpp::frame::opcode::text) {
       l->close_now(websocketpp::close::status::unsupported_data, "binary frames are not supported");
+      return;
+    }
+    // websocketpp 0.8.2 checks that a text message ends on a complete UTF-8 sequence only when
+    // the message came in one frame (hybi13::finalize_message tests the opcode of the last
+    // frame, a continuation): a fragmented message cut inside a sequence gets through. §5: 1007.
+    if (!websocketpp::utf8_validator::validate(msg->get_payload())) {
+      l->close_now(websocketpp::close::status::invalid_payload, "invalid UTF-8");
       return;
     }
     if (auto host = host_.lock()) host->on_text(l->session, msg->get_payload());

@@ -268,6 +268,24 @@ wire_client::~wire_client() {
   }
 }
 
+bool wire_client::connect_tcp(millis timeout) {
+  return io_->connect(at_, receive_buffer_, clock_type::now() + timeout);
+}
+
+std::string wire_client::upgrade_request(
+    std::string_view target,
+    const std::vector<std::pair<std::string, std::string>>& headers) const {
+  return request_text("GET", target, at_, headers, true);
+}
+
+bool wire_client::wait_eof(millis timeout) {
+  const auto deadline = clock_type::now() + timeout;
+  while (!eof_ && clock_type::now() < deadline) {
+    read_more(deadline);
+  }
+  return eof_;
+}
+
 int wire_client::connect(std::string_view target,
                          const std::vector<std::pair<std::string, std::string>>& headers,
                          millis timeout) {
@@ -302,8 +320,30 @@ bool wire_client::read_more(clock_type::time_point deadline) {
   return n > 0;
 }
 
-void wire_client::send_raw(std::string_view bytes) {
-  io_->write(bytes, clock_type::now() + default_timeout);
+bool wire_client::send_raw(std::string_view bytes) {
+  return io_->write(bytes, clock_type::now() + default_timeout);
+}
+
+bool wire_client::send_frame_prefix(int opcode, std::uint64_t announced_length,
+                                    std::string_view partial, bool fin, bool masked) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | (opcode & 0x0f)));
+  const std::uint8_t mask_bit = masked ? 0x80 : 0;
+  if (announced_length < 126) {
+    f.push_back(static_cast<char>(mask_bit | announced_length));
+  } else if (announced_length <= 0xffff) {
+    f.push_back(static_cast<char>(mask_bit | 126));
+    f.push_back(static_cast<char>((announced_length >> 8) & 0xff));
+    f.push_back(static_cast<char>(announced_length & 0xff));
+  } else {
+    f.push_back(static_cast<char>(mask_bit | 127));
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      f.push_back(static_cast<char>((announced_length >> shift) & 0xff));
+    }
+  }
+  if (masked) f.append(4, '\0');  // a zero key: more of the payload may follow via send_raw()
+  f.append(partial);
+  return send_raw(f);
 }
 
 void wire_client::send_frame(int opcode, std::string_view payload, bool fin, bool masked,

@@ -71,12 +71,30 @@ class wire_client {
               millis timeout = default_timeout);
   const http_response& response() const { return response_; }
 
+  // Primitives for hostile clients (tests/hostile/): the steps of connect() one by one.
+  // TCP (and TLS) only, no HTTP: what follows is up to send_raw().
+  bool connect_tcp(millis timeout = default_timeout);
+  // The upgrade request connect() would send for `target` (to be sent in pieces).
+  std::string upgrade_request(
+      std::string_view target,
+      const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+  // Reads until the peer ends the connection: true, or the timeout: false (see unread()).
+  bool wait_eof(millis timeout);
+  // The bytes received and not yet consumed as frames (e.g. an HTTP answer before the end).
+  const std::string& unread() const { return in_; }
+
   // Frames, masked as a client must (unless told otherwise).
   void send_text(std::string_view text);
   void send_binary(std::string_view data);
   void send_frame(int opcode, std::string_view payload, bool fin = true, bool masked = true,
                   int rsv_bits = 0);
-  void send_raw(std::string_view bytes);
+  // False when the write failed (the peer is gone) or timed out.
+  bool send_raw(std::string_view bytes);
+  // A frame header announcing `announced_length` payload bytes (any 64-bit value, in the
+  // shortest length encoding), followed by `partial`. The masking key is zero, so that more of
+  // the payload can follow, as it is, with send_raw().
+  bool send_frame_prefix(int opcode, std::uint64_t announced_length, std::string_view partial,
+                         bool fin = true, bool masked = true);
   void send_close(int code = 1000, std::string_view reason = {});
 
   // The next frame of any kind; nullopt on timeout or end of the connection.
