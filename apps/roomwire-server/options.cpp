@@ -116,6 +116,7 @@ const char* usage() {
          "  [--tls-cert FILE --tls-key FILE]  wss:// with this PEM certificate chain and key\n"
          "  [--allow-origin ORIGIN]  accept browser handshakes only from ORIGIN (repeatable)\n"
          "  [--max-connections N]    refuse handshakes past N open connections (HTTP 503)\n"
+         "  [--handshake-timeout-ms N]  drop a connection whose upgrade takes longer (5000)\n"
          "  [--log-level debug|info|warning|error]\n";
 }
 
@@ -209,6 +210,11 @@ bool parse(const std::vector<std::string>& args, command_line& out, std::string&
     } else if (flag == "--pong-timeout-ms") {
       if (!value(v)) return false;
       if (!parse_integer<std::int64_t>(v, 1, INT64_C(1) << 31, o.pong_timeout_ms)) {
+        return bad(v, "milliseconds >= 1");
+      }
+    } else if (flag == "--handshake-timeout-ms") {
+      if (!value(v)) return false;
+      if (!parse_integer<std::int64_t>(v, 1, INT64_C(1) << 31, o.handshake_timeout_ms)) {
         return bad(v, "milliseconds >= 1");
       }
     } else if (flag == "--queue-soft-bytes") {

@@ -92,6 +92,7 @@ TEST_CASE("roomwire-server: a bad flag or an unreadable file is one line on stde
       {"--static", "/nonexistent/dir"},
       {"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
       {"--queue-soft-bytes", "100", "--queue-hard-bytes", "10"},
+      {"--handshake-timeout-ms", "0"},
   };
   for (const auto& args : cases) {
     std::vector<std::string> argv = {server_exe};
@@ -107,6 +108,21 @@ TEST_CASE("roomwire-server: a bad flag or an unreadable file is one line on stde
     CHECK(err.find('\n') == err.size() - 1);  // exactly one line
     CHECK_FALSE(p.stdout_line(100ms));
   }
+}
+
+TEST_CASE("roomwire-server: --handshake-timeout-ms ends an upgrade that never finishes") {
+  child_process p({server_exe, "--port", "0", "--handshake-timeout-ms", "300"});
+  const auto port = start(p);
+  wire_client slow(at_port(port));
+  REQUIRE(slow.connect_tcp());
+  const auto began = std::chrono::steady_clock::now();
+  REQUIRE(slow.send_raw("GET /api/ws?token=slow HTTP/1.1\r\nHost: 127.0.0.1\r\n"));  // unfinished
+  CHECK(slow.wait_eof(5000ms));
+  const auto waited = std::chrono::steady_clock::now() - began;
+  CHECK(waited >= 250ms);
+  CHECK(waited < 3000ms);  // not the 5 s default
+  p.signal(SIGTERM);
+  CHECK(p.wait_exit(15000ms) == 0);
 }
 
 TEST_CASE("roomwire-server: --tokens, --rooms and --acl") {
