@@ -61,6 +61,57 @@ struct ws_config : Base {
   using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
 };
 
+// websocketpp 0.8.2 checks a continuation frame's length as `message so far + length > limit`,
+// which wraps around when the 64-bit length has its most significant bit set (RFC 6455 §5.2
+// forbids it; websocketpp does not check): the frame is accepted and what follows is appended to
+// the message without limit. Its processor cannot be configured, but the member function that
+// checks each frame header can be specialised for our configs (ROOMWIRE_GUARD_FRAME_LENGTHS, in
+// the translation unit that instantiates the endpoint, before it does): it keeps websocketpp's
+// own checks and adds these two, which refuse the frame with `message_too_big` (close 1009).
+inline websocketpp::lib::error_code check_frame_length(websocketpp::frame::basic_header h,
+                                                       websocketpp::frame::extended_header e,
+                                                       std::size_t max_message_size,
+                                                       const std::string* message_so_far) {
+  namespace frame = websocketpp::frame;
+  namespace error = websocketpp::processor::error;
+  const std::uint8_t basic_size = frame::get_basic_size(h);
+  const std::uint64_t length = frame::get_payload_size(h, e);
+  // websocketpp's own checks
+  if (basic_size == frame::payload_size_code_16bit && length <= frame::limits::payload_size_basic) {
+    return error::make_error_code(error::non_minimal_encoding);
+  }
+  if (basic_size == frame::payload_size_code_64bit &&
+      length <= frame::limits::payload_size_extended) {
+    return error::make_error_code(error::non_minimal_encoding);
+  }
+  if (sizeof(std::size_t) == 4 && (length >> 32) != 0) {
+    return error::make_error_code(error::requires_64bit);
+  }
+  // ours: no length with the top bit set, and no data frame that takes the message past the
+  // limit, counted without overflow
+  if ((length >> 63) != 0) return error::make_error_code(error::message_too_big);
+  if (!frame::opcode::is_control(frame::get_opcode(h)) && message_so_far != nullptr &&
+      length > max_message_size - std::min(max_message_size, message_so_far->size())) {
+    return error::make_error_code(error::message_too_big);
+  }
+  return {};
+}
+
+}  // namespace roomwire::transport
+
+// Defines the specialisation for one endpoint config (see check_frame_length).
+#define ROOMWIRE_GUARD_FRAME_LENGTHS(CONFIG)                                                    \
+  template <>                                                                                  \
+  inline websocketpp::lib::error_code                                                          \
+  websocketpp::processor::hybi13<CONFIG>::validate_incoming_extended_header(                   \
+      websocketpp::frame::basic_header h, websocketpp::frame::extended_header e) const {      \
+    return roomwire::transport::check_frame_length(                                            \
+        h, e, base::m_max_message_size,                                                        \
+        m_data_msg.msg_ptr ? &m_data_msg.msg_ptr->get_raw_payload() : nullptr);               \
+  }
+
+namespace roomwire::transport {
+
 // One server frame as websocketpp sends it: header + payload, unmasked, so the same message
 // object can be written to every recipient.
 template <class Message>

@@ -5,6 +5,8 @@
 
 #include <websocketpp/config/asio_no_tls.hpp>
 
+ROOMWIRE_GUARD_FRAME_LENGTHS(roomwire::transport::ws_config<websocketpp::config::asio>)
+
 namespace roomwire::transport {
 
 std::shared_ptr<endpoint> make_plain_endpoint(asio::io_context& io, const server_options& options,

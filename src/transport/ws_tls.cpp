@@ -6,6 +6,8 @@
 #include <asio/ssl/context.hpp>
 #include <websocketpp/config/asio.hpp>
 
+ROOMWIRE_GUARD_FRAME_LENGTHS(roomwire::transport::ws_config<websocketpp::config::asio_tls>)
+
 namespace roomwire::transport {
 
 std::shared_ptr<endpoint> make_tls_endpoint(asio::io_context& io, const server_options& options,

@@ -98,15 +98,12 @@ TEST_CASE("hostile header: a frame announcing 2^63-1 bytes: close 1009, no memor
 // overflows 64 bits): it must be refused like any other oversized frame, and the bytes that
 // follow it must not be collected without limit.
 //
-// KNOWN BUG (websocketpp 0.8.2, processors/hybi13.hpp, consume()): a continuation is checked
-// with `out.size() + m_bytes_needed > m_max_message_size`, which wraps around for a length
-// with the most significant bit set (itself forbidden by RFC 6455 §5.2, and not checked
-// either); the payload that follows is then appended without any limit. One client can make
-// the server hold as much memory as it cares to send. The bug is open (docs/security.md): the
-// test is hidden ([.]), so it is not run and never counted as passing. Run it by name, or with
-// `hostile_tests [known-bug]`; remove the tags once the transport guards frame lengths itself.
-TEST_CASE("hostile header: a continuation length that overflows the size check: closed",
-          "[.][known-bug]") {
+// websocketpp 0.8.2 (processors/hybi13.hpp, consume()) checks a continuation with
+// `out.size() + m_bytes_needed > m_max_message_size`, which wraps around for a length with the
+// most significant bit set (itself forbidden by RFC 6455 §5.2, and not checked either); the
+// payload that follows was then appended without any limit. The transport now checks each frame
+// header itself (check_frame_length in src/transport/ws_endpoint.hpp).
+TEST_CASE("hostile header: a continuation length that overflows the size check: closed") {
   server_process server;
   bystanders by(server.at);
   REQUIRE(by.ok());
