@@ -1,10 +1,12 @@
 #pragma once
 
-// A SAX filter between RapidJSON's iterative reader and the DOM it builds. It refuses, while
-// parsing and so before the DOM spends memory on them:
+// The SAX handler behind inbound_frame: it sits on RapidJSON's iterative reader and records the
+// document as a flat tape of tokens (no DOM), refusing, while parsing and so before anything is
+// spent on them:
 //   - nesting deeper than the limit (objects and arrays each count one level);
 //   - strings or keys holding a lone surrogate escape such as "\udc00", which RapidJSON 1.1.0
-//     accepts and turns into bytes that are not UTF-8.
+//     accepts and turns into bytes that are not UTF-8;
+//   - numbers that do not fit in a double (numbers arrive as text and are converted here).
 // It remembers the JSON Pointer of the offending value.
 
 #include <algorithm>
@@ -19,6 +21,14 @@
 #include <rapidjson/rapidjson.h>
 
 #include "roomwire/detail/json_pointer.hpp"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ROOMWIRE_DETAIL_COLD __attribute__((noinline, cold))
+#elif defined(_MSC_VER)
+#define ROOMWIRE_DETAIL_COLD __declspec(noinline)
+#else
+#define ROOMWIRE_DETAIL_COLD
+#endif
 
 namespace roomwire::protocol::detail {
 
@@ -69,43 +79,122 @@ inline long decimal_magnitude(const char* p, const char* end) noexcept {
   return (integer_digits > 0 ? integer_digits : -leading_zeros) + exponent;
 }
 
-template <class Handler>
-class json_guard {
- public:
-  struct level {
-    bool is_array = false;
-    std::size_t count = 0;
-    std::string_view key;
+// One token of a parsed document. An object or array is followed by its contents (an object's
+// as key, value, key, value, ...; keys are string tokens marked `flag`) and by an end token; it
+// spans `size` tokens, both ends included, so the next sibling is at `this + size`. Strings point
+// into the parsed (in-situ) buffer.
+struct json_token {
+  enum class kind : std::uint8_t {
+    object,
+    array,
+    string,
+    int64,
+    uint64,
+    real,
+    boolean,
+    null,
+    end_object,
+    end_array,
   };
 
-  json_guard(Handler& next, std::size_t max_depth, std::vector<level>& stack)
-      : next_(next), max_depth_(max_depth), stack_(stack) {
-    stack_.clear();
+  kind type;
+  // A boolean's value; on a string, that it is a key; on a container, that the text it came
+  // from has no backslash, so none of its strings holds a character that needs an escape.
+  bool flag;
+  std::uint32_t size;  // a string's length in bytes; a container's span in tokens
+  union {
+    const char* str;
+    std::int64_t i64;
+    std::uint64_t u64;
+    double real;
+    std::uint32_t count;  // at an end token: the container's members or elements
+  };
+
+  // Left uninitialised: the tape builder sets what each kind uses.
+  json_token() noexcept {}  // NOLINT(modernize-use-equals-default): `= default` would zero it
+
+  bool is_container() const noexcept { return type <= kind::array; }
+  bool is_object() const noexcept { return type == kind::object; }
+  bool is_array() const noexcept { return type == kind::array; }
+  bool is_string() const noexcept { return type == kind::string; }
+  bool is_number() const noexcept { return type >= kind::int64 && type <= kind::real; }
+  std::string_view text() const noexcept { return {str, size}; }
+  double as_double() const noexcept {
+    if (type == kind::int64) return static_cast<double>(i64);
+    if (type == kind::uint64) return static_cast<double>(u64);
+    return real;
+  }
+  // The token after this value and all it contains.
+  const json_token* next() const noexcept { return is_container() ? this + size : this + 1; }
+  // A container's first member (key) or element, and its end token.
+  const json_token* first() const noexcept { return this + 1; }
+  const json_token* last() const noexcept { return this + size - 1; }
+  std::uint32_t elements() const noexcept { return last()->count; }
+};
+
+// Builds the tape of one document, parsed in situ. While a container is open, its start
+// token's `size` links to the enclosing open container (index + 1), so no other stack is kept;
+// the JSON Pointer of a refused value is worked out from the tape, only when one is refused.
+class json_guard {
+ public:
+  // `check_surrogates`: false when the text has no backslash, hence no escape that could
+  // produce a surrogate (raw ones were refused by the UTF-8 check).
+  json_guard(std::vector<json_token>& tape, std::size_t max_depth, bool check_surrogates = true)
+      : tape_(tape), max_depth_(max_depth), check_surrogates_(check_surrogates) {
+    tape_.clear();
   }
 
-  bool Null() { return value() && next_.Null(); }
-  bool Bool(bool b) { return value() && next_.Bool(b); }
-  bool Int(int i) { return value() && next_.Int(i); }
-  bool Uint(unsigned u) { return value() && next_.Uint(u); }
-  bool Int64(std::int64_t i) { return value() && next_.Int64(i); }
-  bool Uint64(std::uint64_t u) { return value() && next_.Uint64(u); }
-  bool Double(double d) { return value() && next_.Double(d); }
+  bool Null() {
+    push(json_token::kind::null);
+    return true;
+  }
+  bool Bool(bool b) {
+    push(json_token::kind::boolean, b);
+    return true;
+  }
+  bool Int(int i) { return Int64(i); }
+  bool Uint(unsigned u) { return Int64(u); }
+  bool Int64(std::int64_t i) {
+    push(json_token::kind::int64).i64 = i;
+    return true;
+  }
+  bool Uint64(std::uint64_t u) {
+    if (u <= static_cast<std::uint64_t>(INT64_MAX)) return Int64(static_cast<std::int64_t>(u));
+    push(json_token::kind::uint64).u64 = u;
+    return true;
+  }
+  bool Double(double d) {
+    push(json_token::kind::real).real = d;
+    return true;
+  }
   // Numbers arrive as text (kParseNumbersAsStringsFlag) and are converted here, exactly: a
   // double reads back as the very value it was written from, without RapidJSON's
   // kParseFullPrecisionFlag, whose big-number path crashes on long digit strings (1.1.0).
   bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
-    if (!value()) return false;
     const char* const end = s + n;
-    const bool integral = std::find_if(s, end, [](char c) {
-                            return c == '.' || c == 'e' || c == 'E';
-                          }) == end;
+    // The common case first: an integer of at most 18 digits cannot overflow.
+    {
+      const bool negative = *s == '-';
+      const char* p = s + (negative ? 1 : 0);
+      if (end - p <= 18) {
+        std::int64_t v = 0;
+        for (; p != end; ++p) {
+          const auto digit = static_cast<unsigned>(*p - '0');
+          if (digit > 9) break;
+          v = v * 10 + digit;
+        }
+        if (p == end) return Int64(negative ? -v : v);
+      }
+    }
+    const bool integral =
+        std::find_if(s, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == end;
     if (integral) {
       std::int64_t i = 0;
       auto r = std::from_chars(s, end, i);
-      if (r.ec == std::errc() && r.ptr == end) return next_.Int64(i);
+      if (r.ec == std::errc() && r.ptr == end) return Int64(i);
       std::uint64_t u = 0;
       r = std::from_chars(s, end, u);
-      if (r.ec == std::errc() && r.ptr == end) return next_.Uint64(u);
+      if (r.ec == std::errc() && r.ptr == end) return Uint64(u);
     }
     double d = 0;
     const auto r = std::from_chars(s, end, d);
@@ -115,70 +204,124 @@ class json_guard {
     } else if (r.ec != std::errc() || r.ptr != end) {
       return fail("is not a valid number");
     }
-    return next_.Double(d);
+    return Double(d);
   }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    if (!value()) return false;
-    if (contains_surrogate(s, n)) return fail("contains a lone surrogate escape");
-    return next_.String(s, n, copy);
+  bool String(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    if (check_surrogates_ && contains_surrogate(s, n)) {
+      return fail("contains a lone surrogate escape");
+    }
+    push(json_token::kind::string, false, n).str = s;
+    return true;
   }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+  bool Key(const char* s, rapidjson::SizeType n, bool /*copy*/) {
     // The path of a bad key is its object's: the key itself is not UTF-8, so it cannot be
     // part of a pointer that is sent back in an error.
-    if (contains_surrogate(s, n)) return fail("key contains a lone surrogate escape", true);
-    stack_.back().key = std::string_view(s, n);
-    return next_.Key(s, n, copy);
+    if (check_surrogates_ && contains_surrogate(s, n)) {
+      return fail("key contains a lone surrogate escape", true);
+    }
+    push(json_token::kind::string, true, n).str = s;
+    return true;
   }
-  bool StartObject() { return open(false) && next_.StartObject(); }
-  bool EndObject(rapidjson::SizeType n) {
-    stack_.pop_back();
-    return next_.EndObject(n);
-  }
-  bool StartArray() { return open(true) && next_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) {
-    stack_.pop_back();
-    return next_.EndArray(n);
-  }
+  bool StartObject() { return open(json_token::kind::object); }
+  bool EndObject(rapidjson::SizeType n) { return close(json_token::kind::end_object, n); }
+  bool StartArray() { return open(json_token::kind::array); }
+  bool EndArray(rapidjson::SizeType n) { return close(json_token::kind::end_array, n); }
 
   bool failed() const noexcept { return !reason_.empty(); }
   const std::string& path() const noexcept { return path_; }
   const std::string& reason() const noexcept { return reason_; }
 
  private:
-  // Called before every value: advances the index of an enclosing array.
-  bool value() {
-    if (!stack_.empty() && stack_.back().is_array) ++stack_.back().count;
+  json_token& push(json_token::kind k, bool flag = false, std::uint32_t size = 0) {
+    json_token& t = tape_.emplace_back();
+    t.type = k;
+    t.flag = flag;
+    t.size = size;
+    return t;
+  }
+  bool open(json_token::kind k) {
+    if (depth_ >= max_depth_) return too_deep();
+    ++depth_;
+    const auto index = static_cast<std::uint32_t>(tape_.size());
+    // `size` links to the enclosing open container until this one closes.
+    push(k, !check_surrogates_, open_);
+    open_ = index + 1;
     return true;
   }
-  bool open(bool is_array) {
-    value();
-    if (stack_.size() >= max_depth_) {
-      return fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
+  ROOMWIRE_DETAIL_COLD bool too_deep() {
+    return fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
+  }
+  bool close(json_token::kind k, rapidjson::SizeType n) {
+    --depth_;
+    const std::uint32_t index = open_ - 1;
+    push(k).count = n;
+    json_token& start = tape_[index];
+    open_ = start.size;
+    start.size = static_cast<std::uint32_t>(tape_.size() - index);
+    return true;
+  }
+
+  // The JSON Pointer of the value about to be added (or, `at_object`, of the object whose key
+  // is being read), from the tokens so far: an array step is the count of elements before, an
+  // object step its last key.
+  ROOMWIRE_DETAIL_COLD bool fail(std::string reason, bool at_object = false) {
+    struct step {
+      bool is_array;
+      std::size_t elements;  // arrays: values so far
+      std::string_view key;  // objects: the last key
+    };
+    std::vector<step> steps;
+    const auto value = [&steps] {
+      if (!steps.empty() && steps.back().is_array) ++steps.back().elements;
+    };
+    for (const json_token& t : tape_) {
+      switch (t.type) {
+        case json_token::kind::object:
+        case json_token::kind::array:
+          value();
+          steps.push_back(step{t.type == json_token::kind::array, 0, {}});
+          break;
+        case json_token::kind::end_object:
+        case json_token::kind::end_array:
+          steps.pop_back();
+          break;
+        case json_token::kind::string:
+          if (t.flag) {
+            steps.back().key = t.text();
+          } else {
+            value();
+          }
+          break;
+        default:
+          value();
+          break;
+      }
     }
-    stack_.push_back(level{is_array, 0, {}});
-    return true;
-  }
-  bool fail(std::string reason, bool at_object = false) {
+    // The refused value counts in its array, as the containers that are open do in theirs.
+    if (!at_object && !steps.empty() && steps.back().is_array) ++steps.back().elements;
     path_.clear();
-    const std::size_t depth = at_object ? stack_.size() - 1 : stack_.size();
+    const std::size_t depth = at_object ? steps.size() - 1 : steps.size();
     for (std::size_t i = 0; i < depth; ++i) {
-      const level& l = stack_[i];
-      if (l.is_array) {
+      if (steps[i].is_array) {
         path_.push_back('/');
-        path_ += std::to_string(l.count - 1);
+        path_ += std::to_string(steps[i].elements - 1);
       } else {
-        append_pointer_segment(path_, l.key);
+        append_pointer_segment(path_, steps[i].key);
       }
     }
     reason_ = std::move(reason);
     return false;
   }
 
-  Handler& next_;
+  std::vector<json_token>& tape_;
   std::size_t max_depth_;
-  std::vector<level>& stack_;
+  bool check_surrogates_;
+  std::size_t depth_ = 0;
+  std::uint32_t open_ = 0;  // the innermost open container's index + 1; 0 at the top
   std::string path_;
   std::string reason_;
 };
 
 }  // namespace roomwire::protocol::detail
+
+#undef ROOMWIRE_DETAIL_COLD

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,19 +56,21 @@ class inbound_frame {
 
   // Parses `text` and validates the envelope fields. On false, error() says why.
   bool parse(std::string_view text, const decode_limits& lim = {}) {
-    error_ = decode_error{};
+    // Cleared, not reassigned: their buffers are kept for the next refusal.
+    error_.path.clear();
+    error_.reason.clear();
+    error_.type.clear();
+    error_.message_id.clear();
+    identity_pending_ = false;
     header_ = envelope_header{};
     payload_ = nullptr;  // set again only when this frame parses: never a stale pointer
+    dom_payload_ = nullptr;
     // UTF-8 is checked in one quick pass over the whole frame (surrogates and overlong forms
     // included) rather than by RapidJSON character by character.
     if (!detail::is_valid_utf8(text.data(), text.size())) return fail("", "is not valid UTF-8");
-    parsed_text parsed;
-    parse_text(text, lim, parsed);
-    const rapidjson::ParseResult& result = parsed.result;
-    const std::size_t consumed = parsed.consumed;
-    std::string& guard_path = parsed.guard_path;
-    std::string& guard_reason = parsed.guard_reason;
-    if (!guard_reason.empty()) return fail(std::move(guard_path), std::move(guard_reason));
+    rapidjson::ParseResult result;
+    const std::size_t consumed = parse_text(text, lim, result);
+    if (!guard_reason_.empty()) return fail(std::move(guard_path_), std::move(guard_reason_));
     if (result.IsError()) {
       if (result.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
         return fail("", "is not valid UTF-8");
@@ -83,58 +86,78 @@ class inbound_frame {
                       rapidjson::GetParseError_En(rapidjson::kParseErrorDocumentRootNotSingular) +
                       " (at byte " + std::to_string(consumed) + ")");
     }
-    const rapidjson::Value& root = doc_;
-    if (!root.IsObject()) return fail("", "must be a JSON object");
+    const detail::json_token* const root = tape_.data();
+    if (!root->is_object()) return fail("", "must be a JSON object");
+
+    // One pass over the envelope's members; as before, the first of a repeated one counts.
+    const detail::json_token* type_v = nullptr;
+    const detail::json_token* id_v = nullptr;
+    const detail::json_token* payload_v = nullptr;
+    const detail::json_token* ts_v = nullptr;
+    const detail::json_token* prio_v = nullptr;
+    for (const detail::json_token *key = root->first(), *end = root->last(); key != end;) {
+      const detail::json_token* value = key + 1;
+      const std::string_view name = key->text();
+      const detail::json_token** slot = nullptr;
+      switch (name.size()) {
+        case 4:
+          if (std::memcmp(name.data(), "type", 4) == 0) slot = &type_v;
+          break;
+        case 7:
+          if (std::memcmp(name.data(), "payload", 7) == 0) slot = &payload_v;
+          break;
+        case 8:
+          if (std::memcmp(name.data(), "priority", 8) == 0) slot = &prio_v;
+          break;
+        case 9:
+          if (std::memcmp(name.data(), "messageId", 9) == 0) {
+            slot = &id_v;
+          } else if (std::memcmp(name.data(), "timestamp", 9) == 0) {
+            slot = &ts_v;
+          }
+          break;
+        default:
+          break;
+      }
+      if (slot != nullptr && *slot == nullptr) *slot = value;
+      key = value->next();
+    }
 
     // What the frame says about itself, read leniently first so that errors can name it.
-    const auto type_it = root.FindMember("type");
-    const bool has_type = type_it != root.MemberEnd();
-    if (has_type && type_it->value.IsString()) {
-      header_.type = std::string_view(type_it->value.GetString(), type_it->value.GetStringLength());
-      error_.type.assign(header_.type);
-    }
-    const auto id_it = root.FindMember("messageId");
-    const bool has_id = id_it != root.MemberEnd();
-    if (has_id && id_it->value.IsString()) {
-      header_.message_id =
-          std::string_view(id_it->value.GetString(), id_it->value.GetStringLength());
-      error_.message_id.assign(header_.message_id);
-    }
+    if (type_v != nullptr && type_v->is_string()) header_.type = type_v->text();
+    if (id_v != nullptr && id_v->is_string()) header_.message_id = id_v->text();
 
-    if (!has_type) return fail("/type", "is required");
-    if (!type_it->value.IsString()) return fail("/type", "must be a string");
-    const auto payload_it = root.FindMember("payload");
-    if (payload_it == root.MemberEnd()) return fail("/payload", "is required");
-    if (!payload_it->value.IsObject()) return fail("/payload", "must be an object");
+    if (type_v == nullptr) return refuse("/type", "is required");
+    if (!type_v->is_string()) return refuse("/type", "must be a string");
+    if (payload_v == nullptr) return refuse("/payload", "is required");
+    if (!payload_v->is_object()) return refuse("/payload", "must be an object");
 
-    const auto ts_it = root.FindMember("timestamp");
-    if (ts_it != root.MemberEnd()) {
+    if (ts_v != nullptr) {
       std::int64_t ts = 0;
       limits lim_ts;
       lim_ts.min_value = 0;
       detail::path_node node{nullptr, "timestamp", 0, false};
-      if (!detail::decode_value(ts_it->value, ts, lim_ts, &node, error_)) return false;
+      if (!detail::decode_value(ts_v, ts, lim_ts, &node, error_)) return identify();
       header_.timestamp = ts;
     }
-    if (has_id) {
+    if (id_v != nullptr) {
       limits lim_id;
       lim_id.min_length = 1;
       lim_id.max_length = 128;
       detail::path_node node{nullptr, "messageId", 0, false};
-      if (!id_it->value.IsString()) return fail("/messageId", "must be a string");
-      if (!detail::check_length(id_it->value, lim_id, &node, error_)) {
-        error_.message_id.clear();  // not a usable id to answer with
-        return false;
+      if (!id_v->is_string()) return refuse("/messageId", "must be a string");
+      if (!detail::check_length(id_v->str, id_v->size, lim_id, &node, error_)) {
+        return identify(false);  // not a usable id to answer with
       }
     }
-    const auto prio_it = root.FindMember("priority");
-    if (prio_it != root.MemberEnd()) {
+    if (prio_v != nullptr) {
       detail::path_node node{nullptr, "priority", 0, false};
-      if (!detail::decode_value(prio_it->value, header_.priority, limits{}, &node, error_)) {
-        return false;
+      if (!detail::decode_value(prio_v, header_.priority, limits{}, &node, error_)) {
+        return identify();
       }
     }
-    payload_ = &payload_it->value;
+    payload_ = payload_v;
+    identity_pending_ = true;  // error().type and .message_id, copied if anyone asks
     return true;
   }
 
@@ -143,7 +166,7 @@ class inbound_frame {
   bool decode(envelope<P>& out) {
     if (payload_ == nullptr) return fail("", "no frame was parsed");
     detail::path_node node{nullptr, "payload", 0, false};
-    if (!detail::decode_object(*payload_, out.payload, &node, error_)) return false;
+    if (!detail::decode_object(payload_, out.payload, &node, error_)) return identify();
     out.timestamp = header_.timestamp.value_or(0);
     out.message_id.assign(header_.message_id);
     out.priority = header_.priority;
@@ -152,15 +175,39 @@ class inbound_frame {
 
   const envelope_header& header() const noexcept { return header_; }
   std::string_view type() const noexcept { return header_.type; }
-  const decode_error& error() const noexcept { return error_; }
-  // The payload object as parsed, for hosts that want to read it themselves.
-  const rapidjson::Value* payload() const noexcept { return payload_; }
+  const decode_error& error() const noexcept {
+    if (identity_pending_) {
+      error_.type.assign(header_.type);
+      error_.message_id.assign(header_.message_id);
+      identity_pending_ = false;
+    }
+    return error_;
+  }
+  // The payload object as parsed, as a RapidJSON value, for hosts that want to read it
+  // themselves; null when the last frame was refused. Built on the first call for each frame
+  // (the codec itself reads a lighter form), and valid until the next parse().
+  const rapidjson::Value* payload() const noexcept {
+    if (payload_ == nullptr) return nullptr;
+    if (dom_payload_ == nullptr) build_dom();
+    return dom_payload_;
+  }
 
  private:
   bool fail(std::string path, std::string reason) {
     error_.path = std::move(path);
     error_.reason = std::move(reason);
     return false;
+  }
+  // A refusal of a frame whose envelope could be read: error() also names the frame.
+  bool identify(bool with_message_id = true) {
+    identity_pending_ = false;
+    error_.type.assign(header_.type);
+    if (with_message_id) error_.message_id.assign(header_.message_id);
+    return false;
+  }
+  bool refuse(std::string path, std::string reason) {
+    fail(std::move(path), std::move(reason));
+    return identify();
   }
 
   // Iterative: no recursion, whatever the input. In place: strings point into buffer_.
@@ -169,44 +216,58 @@ class inbound_frame {
                                           rapidjson::kParseIterativeFlag |
                                           rapidjson::kParseNumbersAsStringsFlag;
 
-  struct parsed_text {
-    rapidjson::ParseResult result;
-    std::size_t consumed = 0;  // where the reader stopped: text.size() unless at a NUL byte
-    std::string guard_path;
-    std::string guard_reason;
-  };
-
-  // Parses `text` into doc_; true when all of it parsed.
-  bool parse_text(std::string_view text, const decode_limits& lim, parsed_text& out) {
-    doc_.SetNull();
-    allocator_.Clear();
+  // Parses `text` into tape_; returns where the reader stopped (text.size() unless at a NUL
+  // byte). A refusal of the guard is left in guard_path_ and guard_reason_.
+  std::size_t parse_text(std::string_view text, const decode_limits& lim,
+                         rapidjson::ParseResult& result) {
+    // A tape grown by one big frame is not kept for the small ones that follow.
+    if (tape_.capacity() > max_kept_tokens) std::vector<detail::json_token>().swap(tape_);
     buffer_.assign(text.data(), text.size());
-    out = parsed_text{};
-    auto generate = [&](rapidjson::Document& target) {
-      detail::json_guard<rapidjson::Document> guard(target, lim.max_depth, levels_);
-      rapidjson::InsituStringStream stream(buffer_.data());
-      out.result = reader_.Parse<parse_flags>(stream, guard);
-      out.consumed = stream.Tell();
-      if (guard.failed()) {
-        out.guard_path = guard.path();
-        out.guard_reason = guard.reason();
-      }
-      return !out.result.IsError();
-    };
-    doc_.Populate(generate);
-    return !out.result.IsError() && out.consumed == text.size();
+    // Only an escape can spell a surrogate (raw ones failed the UTF-8 check).
+    const bool escapes = std::memchr(text.data(), '\\', text.size()) != nullptr;
+    detail::json_guard guard(tape_, lim.max_depth, escapes);
+    rapidjson::InsituStringStream stream(&buffer_[0]);
+    result = reader_.Parse<parse_flags>(stream, guard);
+    if (guard.failed()) {
+      guard_path_ = guard.path();
+      guard_reason_ = guard.reason();
+    } else {
+      guard_reason_.clear();
+    }
+    return stream.Tell();
   }
 
+  // Replays the tape into doc_ (strings stay in buffer_) and finds the payload in it.
+  void build_dom() const noexcept {
+    doc_.SetNull();
+    allocator_.Clear();
+    auto replay = [this](rapidjson::Document& target) {
+      detail::write_tape(target, tape_.data());
+      return true;
+    };
+    doc_.Populate(replay);
+    // The envelope's first "payload" member, the one parse() validated.
+    dom_payload_ = &doc_.FindMember("payload")->value;
+  }
+
+  static constexpr std::size_t max_kept_tokens = 4096;
   static constexpr std::size_t inline_bytes = 2048;
   std::string buffer_;  // the frame's text, parsed in place: strings point into it
-  alignas(8) char pool_storage_[inline_bytes];
-  rapidjson::MemoryPoolAllocator<> allocator_{pool_storage_, inline_bytes};
-  rapidjson::Document doc_{&allocator_};
-  std::vector<detail::json_guard<rapidjson::Document>::level> levels_;
+  std::string guard_path_;
+  std::string guard_reason_;
+  std::vector<detail::json_token> tape_;
   rapidjson::Reader reader_;  // kept: its stack is reused, not allocated per frame
   envelope_header header_;
-  const rapidjson::Value* payload_ = nullptr;
-  decode_error error_;
+  const detail::json_token* payload_ = nullptr;
+  // What error() returns. Once a frame is accepted, its type and message_id are copied into it
+  // on the first call to error() (or on a refusal by decode()), not on every frame.
+  mutable decode_error error_;
+  mutable bool identity_pending_ = false;
+  // payload(): a DOM built on demand.
+  alignas(8) mutable char pool_storage_[inline_bytes];
+  mutable rapidjson::MemoryPoolAllocator<> allocator_{pool_storage_, inline_bytes};
+  mutable rapidjson::Document doc_{&allocator_};
+  mutable const rapidjson::Value* dom_payload_ = nullptr;
 };
 
 // The outcome of a one-shot decode: the envelope or the error.
@@ -247,8 +308,7 @@ decode_result<P> decode(std::string_view text, const decode_limits& lim = {}) {
 // Writes the payload object alone.
 template <class P>
 void encode_payload(const P& payload, std::string& out) {
-  detail::string_sink sink{&out};
-  string_writer writer(sink);
+  detail::json_writer writer(out);
   detail::encode_object(writer, payload);
 }
 
@@ -256,8 +316,7 @@ void encode_payload(const P& payload, std::string& out) {
 // messageId, priority.
 template <class P>
 void encode(const envelope<P>& env, std::string& out) {
-  detail::string_sink sink{&out};
-  string_writer writer(sink);
+  detail::json_writer writer(out);
   constexpr std::string_view type = type_of<P>();
   writer.StartObject();
   writer.Key("type", 4);
