@@ -34,7 +34,6 @@
 #include <websocketpp/frame.hpp>
 #include <websocketpp/server.hpp>
 #include <websocketpp/transport/asio/endpoint.hpp>
-#include <websocketpp/utf8_validator.hpp>
 
 #include "transport/cloexec.hpp"
 #include "transport/endpoint.hpp"
@@ -60,6 +59,21 @@ struct ws_config : Base {
   };
   using transport_type = websocketpp::transport::asio::endpoint<transport_config>;
 };
+
+// True when `text`, otherwise valid UTF-8, stops partway through a multi-byte sequence: its
+// last lead byte announces more continuation bytes than follow it.
+inline bool ends_inside_utf8_sequence(const std::string& text) {
+  std::size_t continuations = 0;
+  std::size_t i = text.size();
+  while (i > 0 && continuations < 3 && (static_cast<unsigned char>(text[i - 1]) & 0xC0) == 0x80) {
+    --i;
+    ++continuations;
+  }
+  if (i == 0) return false;
+  const auto lead = static_cast<unsigned char>(text[i - 1]);
+  const std::size_t needed = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+  return continuations < needed;
+}
 
 // websocketpp 0.8.2 checks a continuation frame's length as `message so far + length > limit`,
 // which wraps around when the 64-bit length has its most significant bit set (RFC 6455 §5.2
@@ -499,10 +513,11 @@ class ws_endpoint final : public endpoint,
       l->close_now(websocketpp::close::status::unsupported_data, "binary frames are not supported");
       return;
     }
-    // websocketpp 0.8.2 checks that a text message ends on a complete UTF-8 sequence only when
-    // the message came in one frame (hybi13::finalize_message tests the opcode of the last
-    // frame, a continuation): a fragmented message cut inside a sequence gets through. §5: 1007.
-    if (!websocketpp::utf8_validator::validate(msg->get_payload())) {
+    // websocketpp 0.8.2 validates every byte of a text message as it arrives, across fragments,
+    // but checks that the message ends on a complete UTF-8 sequence only when it came in one
+    // frame (hybi13::finalize_message tests the opcode of the last frame, a continuation). So
+    // only the end is left to check, not the whole message again. §5: 1007.
+    if (ends_inside_utf8_sequence(msg->get_payload())) {
       l->close_now(websocketpp::close::status::invalid_payload, "invalid UTF-8");
       return;
     }
