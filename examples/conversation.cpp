@@ -22,7 +22,7 @@ int main() {
   show("client", join);
 
   rp::envelope<rp::message_received> ack;
-  ack.payload = {"c-1", "lobby", "alice", 1764489600000, std::nullopt};
+  ack.payload = {"c-1", "lobby", "alice", 1764489600000, std::nullopt, std::nullopt};
   ack.timestamp = 1764489600000;
   ack.message_id = "s-1";
   show("server", ack);

@@ -160,7 +160,7 @@ class client {
   // ---- sending: thread-safe; each returns a handle completed by the answer ----------------
 
   send_handle join(std::string room_id, send_options options = {}) {
-    return send(protocol::join_room{std::move(room_id)}, std::move(options));
+    return send(protocol::join_room{std::move(room_id), {}}, std::move(options));
   }
   send_handle leave(std::string room_id, send_options options = {}) {
     return send(protocol::leave_room{std::move(room_id)}, std::move(options));

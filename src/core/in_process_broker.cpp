@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <utility>
 
 #include "roomwire/core/broker.hpp"
@@ -6,6 +7,7 @@ namespace roomwire::core {
 
 void in_process_broker::attach(listener& /*hub*/, const hub_options& options) {
   deferred_cap_ = options.offline_tasks_per_user;
+  history_cap_ = options.room_history;
   dedup_ = dedup_store(options.dedup_entries, options.dedup_ttl_ms);
 }
 
@@ -14,9 +16,41 @@ void in_process_broker::detach() {}
 std::int64_t in_process_broker::next_seq(std::string_view room_id) {
   probe_.assign(room_id);
   const auto it = seqs_.find(probe_);
-  if (it != seqs_.end()) return ++it->second;
-  seqs_.emplace(probe_, 1);
+  if (it != seqs_.end()) return ++it->second.seq;
+  seqs_[probe_].seq = 1;
   return 1;
+}
+
+void in_process_broker::record(std::string_view room_id, std::int64_t seq, const frame_ptr& f) {
+  if (history_cap_ == 0) return;
+  probe_.assign(room_id);
+  const auto it = seqs_.find(probe_);
+  if (it == seqs_.end() || it->second.seq != seq) return;  // not the room's latest: ignore
+  auto& history = it->second.history;
+  while (history.size() >= history_cap_) history.pop_front();
+  history.push_back(f);
+}
+
+// The history holds seqs (seq - size, seq]; a room that does not exist here has seq 0.
+void in_process_broker::recover(std::string_view room_id, std::int64_t since, recover_done done) {
+  recovery r;
+  probe_.assign(room_id);
+  const auto it = seqs_.find(probe_);
+  const std::int64_t last = it == seqs_.end() ? 0 : it->second.seq;
+  if (since > last) {  // the room restarted since the client saw it: its seqs are not the same
+    r.complete = false;
+  } else {
+    const auto held = static_cast<std::int64_t>(it == seqs_.end() ? 0 : it->second.history.size());
+    const std::int64_t first = last - held + 1;  // oldest seq held
+    r.complete = since + 1 >= first;
+    if (it != seqs_.end()) {
+      const std::int64_t from = std::max(since + 1, first);
+      for (std::int64_t s = from; s <= last; ++s) {
+        r.frames.push_back(it->second.history[static_cast<std::size_t>(s - first)]);
+      }
+    }
+  }
+  done(std::move(r));
 }
 
 void in_process_broker::room_removed(std::string_view room_id) {

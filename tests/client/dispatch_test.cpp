@@ -116,7 +116,7 @@ TEST_CASE("callbacks are queued, never run inside a core call, and keep their or
     order.push_back("done " + r.message_id);
     throw std::runtime_error("a callback that throws");
   };
-  auto h = t.core.send(proto::join_room{"lobby"}, o);
+  auto h = t.core.send(proto::join_room{"lobby", {}}, o);
   proto::envelope<proto::message_received> ack;
   ack.payload.message_id = h.message_id();
   ack.message_id = "s-1";

@@ -148,7 +148,7 @@ TEST_CASE("no reconnection after a 1000 close from the server") {
   client_test t;
   t.connect_and_open();
   t.take_events();
-  auto pending = t.core.send(proto::join_room{"lobby"});
+  auto pending = t.core.send(proto::join_room{"lobby", {}});
   t.close_current(1000, "bye");
   CHECK(t.take_events() == std::vector<std::string>{"closed 1000 open final"});
   CHECK(t.core.state() == rw::connection_state::closed);
@@ -163,7 +163,7 @@ TEST_CASE("no reconnection after 4000 with a fixed token") {
   client_test t;
   t.connect_and_open("bad token");
   t.take_events();
-  auto pending = t.core.send(proto::join_room{"lobby"});
+  auto pending = t.core.send(proto::join_room{"lobby", {}});
   t.close_current(4000, "invalid authentication");
   CHECK(t.take_events() == std::vector<std::string>{"closed 4000 open final"});
   CHECK(t.core.state() == rw::connection_state::closed);
@@ -253,7 +253,7 @@ TEST_CASE("close(): a close handshake, then nothing more") {
   client_test t;
   SECTION("while open") {
     t.connect_and_open();
-    auto pending = t.core.send(proto::join_room{"lobby"});
+    auto pending = t.core.send(proto::join_room{"lobby", {}});
     t.core.close(1000, "bye");
     REQUIRE(t.transport.closes.size() == 1);
     CHECK(t.transport.closes[0].code == 1000);
@@ -269,7 +269,7 @@ TEST_CASE("close(): a close handshake, then nothing more") {
   SECTION("while waiting to reconnect") {
     t.connect_and_open();
     t.close_current(1006);
-    auto pending = t.core.send(proto::join_room{"lobby"});
+    auto pending = t.core.send(proto::join_room{"lobby", {}});
     t.core.close();
     t.run();
     CHECK(t.core.state() == rw::connection_state::closed);
@@ -290,7 +290,7 @@ TEST_CASE("close(): a close handshake, then nothing more") {
   SECTION("sends after close fail at once") {
     t.connect_and_open();
     t.core.close();
-    auto late = t.core.send(proto::join_room{"x"});
+    auto late = t.core.send(proto::join_room{"x", {}});
     t.run();
     REQUIRE(late.ready());
     CHECK(late.get().error == rw::client_errc::closed);

@@ -127,7 +127,7 @@ TEST_CASE(
     "the same messageId, in order") {
   client_test t;
   t.connect_and_open();
-  auto join = t.core.send(proto::join_room{"lobby"});
+  auto join = t.core.send(proto::join_room{"lobby", {}});
   t.ack(join.message_id(), "lobby");
   CHECK(t.core.rooms() == std::vector<std::string>{"lobby"});
   auto m1 = t.core.send(chat("lobby", "one"));
@@ -298,15 +298,15 @@ TEST_CASE("timeouts run while connected only, from the time a request is written
 TEST_CASE("joined rooms follow acknowledged joins and leaves") {
   client_test t;
   t.connect_and_open();
-  auto a = t.core.send(proto::join_room{"a"});
-  auto b = t.core.send(proto::join_room{"b"});
+  auto a = t.core.send(proto::join_room{"a", {}});
+  auto b = t.core.send(proto::join_room{"b", {}});
   CHECK(t.core.rooms().empty());  // not before the acknowledgement
   t.ack(a.message_id(), "a");
   t.ack(b.message_id(), "b");
-  auto again = t.core.send(proto::join_room{"a"});
+  auto again = t.core.send(proto::join_room{"a", {}});
   t.ack(again.message_id(), "a");
   CHECK(t.core.rooms() == std::vector<std::string>{"a", "b"});
-  auto denied = t.core.send(proto::join_room{"c"});
+  auto denied = t.core.send(proto::join_room{"c", {}});
   t.refuse(denied.message_id(), "4004");
   auto left = t.core.send(proto::leave_room{"a"});
   t.ack(left.message_id(), "a");
@@ -319,17 +319,17 @@ TEST_CASE("joined rooms follow acknowledged joins and leaves") {
 TEST_CASE("a reconnect rejoins what the session should be in, given unanswered joins and leaves") {
   client_test t;
   t.connect_and_open();
-  auto a = t.core.send(proto::join_room{"a"});
-  auto b = t.core.send(proto::join_room{"b"});
+  auto a = t.core.send(proto::join_room{"a", {}});
+  auto b = t.core.send(proto::join_room{"b", {}});
   t.ack(a.message_id(), "a");
   t.ack(b.message_id(), "b");
   // Written but unanswered when the connection drops: the server may have acted on them (and
   // will answer their resend from its dedup without acting again), or not.
   auto leave_a = t.core.send(proto::leave_room{"a"});
-  auto join_c = t.core.send(proto::join_room{"c"});
+  auto join_c = t.core.send(proto::join_room{"c", {}});
   t.take_sent();
   t.close_current(1006);
-  auto join_d = t.core.send(proto::join_room{"d"});  // never written: sent afresh
+  auto join_d = t.core.send(proto::join_room{"d", {}});  // never written: sent afresh
   t.advance(1000);
   t.open_current();
   std::vector<std::string> frames;
@@ -350,7 +350,7 @@ TEST_CASE("a reconnect rejoins what the session should be in, given unanswered j
 TEST_CASE("a rejoin that is refused removes the room") {
   client_test t;
   t.connect_and_open();
-  auto a = t.core.send(proto::join_room{"a"});
+  auto a = t.core.send(proto::join_room{"a", {}});
   t.ack(a.message_id(), "a");
   t.close_current(1006);
   t.advance(1000);

@@ -44,6 +44,13 @@ class recording_broker final : public core::broker {
     out.push_back(published{std::string(to.room_id), std::string(to.user_ids[0]),
                             std::string(to.user_ids[1]), f});
   }
+  void record(std::string_view room_id, std::int64_t seq, const core::frame_ptr& f) override {
+    inner_.record(room_id, seq - seq_offset, f);
+  }
+  void recover(std::string_view room_id, std::int64_t since, recover_done done) override {
+    log("recover", room_id);
+    inner_.recover(room_id, since - seq_offset, std::move(done));
+  }
   std::optional<core::task_info> find_task(std::string_view task_id) override {
     log("find_task", task_id);
     return inner_.find_task(task_id);

@@ -45,7 +45,7 @@ void check_golden(const std::string& file, const rp::envelope<P>& expected) {
 
 TEST_CASE("golden: joinRoom and leaveRoom", "[golden]") {
   check_golden("joinRoom.json",
-               make(rp::join_room{"lobby"}, 1764489600000, "c1f0a3e2-0001", rp::priority::normal));
+               make(rp::join_room{"lobby", {}}, 1764489600000, "c1f0a3e2-0001", rp::priority::normal));
   check_golden("leaveRoom.json",
                make(rp::leave_room{"lobby"}, 1764489660000, "c1f0a3e2-0009", rp::priority::normal));
 }
@@ -86,10 +86,10 @@ TEST_CASE("golden: message delivered to room members", "[golden]") {
 
 TEST_CASE("golden: messageReceived for a chat message and for a task", "[golden]") {
   check_golden("messageReceived.json",
-               make(rp::message_received{"c1f0a3e2-0002", "lobby", "alice", 1764489601003, 1},
+               make(rp::message_received{"c1f0a3e2-0002", "lobby", "alice", 1764489601003, 1, std::nullopt},
                     1764489601003, "s-7d1e-0001", rp::priority::normal));
   check_golden("messageReceived.task.json",
-               make(rp::message_received{"c1f0a3e2-0004", "", "alice", 1764489603001, std::nullopt},
+               make(rp::message_received{"c1f0a3e2-0004", "", "alice", 1764489603001, std::nullopt, std::nullopt},
                     1764489603001, "s-7d1e-0002", rp::priority::high));
 }
 

@@ -46,9 +46,9 @@ void round_trip(const rp::envelope<P>& env) {
 }  // namespace
 
 TEST_CASE("round trip: joinRoom and leaveRoom", "[round-trip]") {
-  round_trip(with_envelope(rp::join_room{"lobby"}));
-  round_trip(with_envelope(rp::join_room{tricky}));
-  round_trip(with_envelope(rp::join_room{"task:build-1"}, rp::priority::critical));
+  round_trip(with_envelope(rp::join_room{"lobby", {}}));
+  round_trip(with_envelope(rp::join_room{tricky, {}}));
+  round_trip(with_envelope(rp::join_room{"task:build-1", {}}, rp::priority::critical));
   round_trip(with_envelope(rp::leave_room{"system:health"}, rp::priority::background));
   round_trip(with_envelope(rp::leave_room{std::string(128, 'r')}));
 }
@@ -94,8 +94,8 @@ TEST_CASE("round trip: message delivered", "[round-trip]") {
 }
 
 TEST_CASE("round trip: messageReceived with and without seq", "[round-trip]") {
-  round_trip(with_envelope(rp::message_received{"c-1", "lobby", "alice", 1764489600000, 7}));
-  round_trip(with_envelope(rp::message_received{"c-2", "", "bob", 0, std::nullopt}));
+  round_trip(with_envelope(rp::message_received{"c-1", "lobby", "alice", 1764489600000, 7, std::nullopt}));
+  round_trip(with_envelope(rp::message_received{"c-2", "", "bob", 0, std::nullopt, std::nullopt}));
 }
 
 TEST_CASE("round trip: taskAssign from a client and delivered", "[round-trip]") {

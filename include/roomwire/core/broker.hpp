@@ -17,6 +17,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "roomwire/core/dedup.hpp"
+#include "roomwire/core/hub.hpp"
 #include "roomwire/core/options.hpp"
 #include "roomwire/core/ring.hpp"
 #include "roomwire/core/types.hpp"
@@ -36,6 +38,40 @@ namespace roomwire::core {
 struct audience {
   std::string_view room_id;
   std::array<std::string_view, 2> user_ids{};
+  session_id except = 0;  // a session of the receiving node that must not get it (0: none)
+};
+
+// A chat message that a shared broker sequences and publishes (broker::commit_chat).
+struct chat_commit {
+  std::string_view room_id;
+  std::string_view user_id;     // the sender
+  std::string_view message_id;  // the request's messageId
+  bool client_id = false;       // the client chose message_id: the cluster-wide dedup key (§6)
+  session_id origin = 0;        // the sending session (on this node); 0: deliver to it as well
+  protocol::priority priority = protocol::priority::normal;
+  std::int64_t timestamp = 0;  // accept time (wall): the delivery's and acknowledgement's
+  std::int64_t now_ms = 0;     // steady time, for the dedup memory
+  // The delivery's text is head + the decimal seq + tail.
+  std::string_view head;
+  std::string_view tail;
+};
+
+// How a commit ended.
+struct commit_result {
+  enum class outcome {
+    accepted,    // sequenced and published; `ack` is the acknowledgement to send
+    repeated,    // the user's messageId was already accepted: `ack` is the original one (§6)
+    unavailable  // the backing service could not be reached: refuse, nothing was delivered
+  };
+  outcome what = outcome::unavailable;
+  protocol::message_received ack;  // accepted / repeated
+};
+
+// What a room's history holds after a given seq (joinRoom "since", §6).
+struct recovery {
+  std::vector<frame_ptr> frames;  // seq order; each a complete `message` delivery
+  bool complete = false;          // the history reached back to since + 1
+  bool unavailable = false;       // the backing service could not be reached
 };
 
 class broker {
@@ -67,6 +103,41 @@ class broker {
   virtual void room_removed(std::string_view room_id) = 0;
   // Fan-out beyond this node: the hub has already queued `f` for its own sessions in `to`.
   virtual void publish(const audience& to, const frame_ptr& f) = 0;
+
+  // A shared broker sequences chat itself: it allocates the seq, publishes head+seq+tail to the
+  // room on every node (this one included: its members get it through listener::deliver() with
+  // audience::except = c.origin, in seq order with what other nodes sent), keeps it in the
+  // room's history, and then calls `done` (later, from the event loop) with the
+  // acknowledgement. Returns false when the broker does not (the in-process default): the hub
+  // then takes next_seq(), delivers itself and calls record(). The views in `c` are valid only
+  // during the call.
+  using commit_done = std::function<void(const commit_result&)>;
+  virtual bool commit_chat(const chat_commit& c, commit_done done) {
+    (void)c;
+    (void)done;
+    return false;
+  }
+  // A delivery the hub sequenced with next_seq() (in-process path): keep it in the history.
+  virtual void record(std::string_view room_id, std::int64_t seq, const frame_ptr& f) = 0;
+  // The room's history after `since`, for a session joining with "since". `done` gets the
+  // frames; a shared broker calls it later, ordered with listener::deliver() (everything
+  // published after the history was read reaches the hub after `done`). The hub adds the member
+  // inside `done`, so that it gets neither a gap nor a message twice.
+  using recover_done = std::function<void(recovery)>;
+  virtual void recover(std::string_view room_id, std::int64_t since, recover_done done) = 0;
+
+  // ---- presence and health ----------------------------------------------------------------
+  // The user's first session on this node opened (true) or its last one closed (false).
+  virtual void user_present(std::string_view user_id, bool present) {
+    (void)user_id;
+    (void)present;
+  }
+  // Called when the hub builds a healthUpdate with this node's counters: a shared broker may
+  // append members to its `metrics` object (`,"node":…,"cluster":{…}`), each preceded by a comma.
+  virtual void health_metrics(const hub_metrics& local, std::string& members) {
+    (void)local;
+    (void)members;
+  }
 
   // ---- tasks ------------------------------------------------------------------------------
   virtual std::optional<task_info> find_task(std::string_view task_id) = 0;
@@ -102,6 +173,8 @@ class in_process_broker final : public broker {
   std::int64_t next_seq(std::string_view room_id) override;
   void room_removed(std::string_view room_id) override;
   void publish(const audience& to, const frame_ptr& f) override;
+  void record(std::string_view room_id, std::int64_t seq, const frame_ptr& f) override;
+  void recover(std::string_view room_id, std::int64_t since, recover_done done) override;
 
   std::optional<task_info> find_task(std::string_view task_id) override;
   void store_task(const task_info& task) override;
@@ -125,8 +198,15 @@ class in_process_broker final : public broker {
     frame_ptr f;
   };
 
+  // A room's sequence and its last history_cap deliveries (seq of history.back() == seq).
+  struct room_log {
+    std::int64_t seq = 0;
+    ring<frame_ptr> history;
+  };
+
   std::size_t deferred_cap_ = 1000;
-  std::unordered_map<std::string, std::int64_t> seqs_;
+  std::size_t history_cap_ = 0;
+  std::unordered_map<std::string, room_log> seqs_;
   std::unordered_map<std::string, task_info> tasks_;
   std::unordered_map<std::string, ring<deferred_task>> deferred_;
   dedup_store dedup_;

@@ -34,6 +34,8 @@ struct hub_options {
   // §6 dedup of accepted requests per user
   std::size_t dedup_entries = 1024;
   std::int64_t dedup_ttl_ms = 5 * 60 * 1000;
+  // §6 recovery: the last deliveries a room keeps for a joinRoom with "since" (0: none)
+  std::size_t room_history = 256;
   // §8 drain: how long priority 0-2 may take to flush before sessions are closed with 1001
   std::int64_t drain_timeout_ms = 5000;
 };

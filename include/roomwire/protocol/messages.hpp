@@ -25,11 +25,17 @@ inline constexpr std::size_t max_content_bytes = 65536;
 struct join_room {
   static constexpr std::string_view type = "joinRoom";
   std::string room_id;
+  // §6 recovery: the last seq the client saw in the room; the server first replays what the
+  // room's history holds after it.
+  std::optional<std::int64_t> since;
 
   static constexpr auto fields() {
-    return protocol::fields(field("roomId", &join_room::room_id).chars(1, max_id_chars));
+    return protocol::fields(field("roomId", &join_room::room_id).chars(1, max_id_chars),
+                            field("since", &join_room::since).range(0, 9007199254740991.0));
   }
-  friend bool operator==(const join_room& a, const join_room& b) { return a.room_id == b.room_id; }
+  friend bool operator==(const join_room& a, const join_room& b) {
+    return a.room_id == b.room_id && a.since == b.since;
+  }
 };
 
 struct leave_room {
@@ -125,17 +131,20 @@ struct message_received {
   std::string sender_id;
   std::int64_t timestamp = 0;
   std::optional<std::int64_t> seq;  // chat messages only
+  // joinRoom with "since" only: the replay reached back to since + 1 (§6 recovery).
+  std::optional<bool> recovered;
 
   static constexpr auto fields() {
     return protocol::fields(field("messageId", &message_received::message_id),
                             field("roomId", &message_received::room_id),
                             field("senderId", &message_received::sender_id),
                             field("timestamp", &message_received::timestamp),
-                            field("seq", &message_received::seq));
+                            field("seq", &message_received::seq),
+                            field("recovered", &message_received::recovered));
   }
   friend bool operator==(const message_received& a, const message_received& b) {
     return a.message_id == b.message_id && a.room_id == b.room_id && a.sender_id == b.sender_id &&
-           a.timestamp == b.timestamp && a.seq == b.seq;
+           a.timestamp == b.timestamp && a.seq == b.seq && a.recovered == b.recovered;
   }
 };
 
