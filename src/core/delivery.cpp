@@ -65,7 +65,7 @@ void hub::state::maybe_finish(session& s) {
 // message whose sender saw it acknowledged. Closing each session as soon as its own queue ran
 // dry would close members before a later message of the same drain reached them.
 void hub::state::finish_drain_if_flushed() {
-  if (!draining) return;
+  if (!draining || in_flight != 0) return;
   for (const auto& entry : sessions) {
     const session& s = *entry.second;
     if (s.stage != phase::closing && (!s.queue.empty() || s.backlog != 0)) return;
@@ -114,7 +114,7 @@ std::size_t hub::state::deliver_to(const audience& to, const frame_ptr& f, sessi
 }
 
 void hub::state::deliver(const audience& to, const frame_ptr& f) {
-  deliver_to(to, f, nullptr, false);
+  deliver_to(to, f, to.except != 0 ? find_session(to.except) : nullptr, false);
 }
 
 void hub::state::availability_changed(bool available) {
@@ -132,7 +132,11 @@ std::string hub::state::metrics_json() const {
       .integer("messagesOut", static_cast<std::int64_t>(counters.messages_out))
       .integer("messagesDropped", static_cast<std::int64_t>(counters.messages_dropped))
       .integer("uptimeSeconds", uptime_seconds());
-  return m.finish();
+  std::string text = m.finish();
+  std::string extra;
+  brk->health_metrics(self.metrics(), extra);
+  if (!extra.empty()) text.insert(text.size() - 1, extra);  // inside the closing brace
+  return text;
 }
 
 frame_ptr hub::state::health_frame(protocol::priority p) {

@@ -79,7 +79,7 @@ void hub::state::dispatch(session& s, std::int64_t now) {
       if (auto original = brk->recall(s.owner->id, req.message_id, now)) {
         // §6: a repeat gets the original acknowledgement and is not acted on again.
         ack_out.payload = std::move(*original);
-        send_ack(s, ack_out);
+        send_ack(s, ack_out, req.priority, req.accepted_at);
         s.invalid_in_row = 0;
         return;
       }
@@ -200,26 +200,39 @@ void hub::state::refuse(protocol::error_code code, std::string_view message) {
 // The current request is accepted: acknowledge it and remember the acknowledgement (§6).
 void hub::state::ack(std::string_view room_id, std::optional<std::int64_t> seq) {
   req.answered = true;
-  session& s = *req.s;
-  auto& a = ack_out;
-  a.payload.message_id.assign(req.message_id);
-  a.payload.room_id.assign(room_id);
-  a.payload.sender_id.assign(s.owner->id);
-  a.payload.timestamp = req.accepted_at;
-  a.payload.seq = seq;
-  send_ack(s, a);
-  s.invalid_in_row = 0;
-  // Only a client-chosen id can come back in a retry.
-  if (req.client_id) brk->remember(s.owner->id, req.message_id, a.payload, req.now);
+  acknowledge(*req.s, req.message_id, req.client_id, req.priority, req.accepted_at, req.now,
+              room_id, seq, std::nullopt);
 }
 
-void hub::state::send_ack(session& s, protocol::envelope<protocol::message_received>& a) {
-  a.priority = answer_priority(req.priority);
-  a.timestamp = req.accepted_at;
+void hub::state::acknowledge(session& s, std::string_view message_id, bool client_id,
+                             protocol::priority p, std::int64_t accepted_at, std::int64_t now,
+                             std::string_view room_id, std::optional<std::int64_t> seq,
+                             std::optional<bool> recovered) {
+  auto& a = ack_out;
+  a.payload.message_id.assign(message_id);
+  a.payload.room_id.assign(room_id);
+  a.payload.sender_id.assign(s.owner->id);
+  a.payload.timestamp = accepted_at;
+  a.payload.seq = seq;
+  a.payload.recovered = recovered;
+  send_ack(s, a, p, accepted_at);
+  s.invalid_in_row = 0;
+  // Only a client-chosen id can come back in a retry.
+  if (client_id) brk->remember(s.owner->id, message_id, a.payload, now);
+}
+
+void hub::state::send_ack(session& s, protocol::envelope<protocol::message_received>& a,
+                          protocol::priority request_priority, std::int64_t accepted_at) {
+  a.priority = answer_priority(request_priority);
+  a.timestamp = accepted_at;
   a.message_id.clear();
   append_message_id(a.message_id);
   enqueue(s, encode_frame(a, 160 + a.payload.message_id.size() + a.payload.room_id.size() +
                                  a.payload.sender_id.size()));
+}
+
+hub::state::pending hub::state::pending_request() const {
+  return pending{req.message_id, req.client_id, req.priority, req.accepted_at, req.now};
 }
 
 }  // namespace roomwire::core

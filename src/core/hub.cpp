@@ -65,6 +65,7 @@ session_id hub::open(core::identity who) {
     fresh->id = s.who.user_id;
     u = fresh.get();
     st.users.emplace(s.who.user_id, std::move(fresh));
+    st.brk->user_present(u->id, true);
   }
   u->sessions.push_back(&s);
   s.owner = u;
@@ -109,6 +110,7 @@ void hub::closed(session_id session, protocol::close_code code) {
   state::user& u = *s->owner;
   u.sessions.erase(std::find(u.sessions.begin(), u.sessions.end(), s));
   if (u.sessions.empty()) {
+    st.brk->user_present(u.id, false);
     const auto it = st.users.find(u.id);
     if (it != st.users.end()) st.users.erase(it);
   }

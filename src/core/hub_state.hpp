@@ -90,6 +90,15 @@ struct hub::state final : broker::listener {
     bool answered = false;
   };
 
+  // What an answer given later (after the broker completes) needs of its request.
+  struct pending {
+    std::string message_id;
+    bool client_id = false;
+    protocol::priority priority = protocol::priority::normal;
+    std::int64_t accepted_at = 0;
+    std::int64_t now = 0;
+  };
+
   state(hub& h, hub_options o, hub_policies p, transport& t, const clock& c,
         std::shared_ptr<broker> b);
   ~state() override;
@@ -153,7 +162,12 @@ struct hub::state final : broker::listener {
   void invalid_payload();
   void refuse(protocol::error_code code, std::string_view message);
   void ack(std::string_view room_id, std::optional<std::int64_t> seq);
-  void send_ack(session& s, protocol::envelope<protocol::message_received>& a);
+  void acknowledge(session& s, std::string_view message_id, bool client_id, protocol::priority p,
+                   std::int64_t accepted_at, std::int64_t now, std::string_view room_id,
+                   std::optional<std::int64_t> seq, std::optional<bool> recovered);
+  void send_ack(session& s, protocol::envelope<protocol::message_received>& a,
+                protocol::priority request_priority, std::int64_t accepted_at);
+  pending pending_request() const;
 
   // ---- built-in rules (rules.cpp) ------------------------------------------------------
   bool may_join(const session& s, std::string_view room_id) const;
@@ -161,6 +175,9 @@ struct hub::state final : broker::listener {
   void on_join(session& s);
   void on_leave(session& s);
   void on_chat(session& s);
+  void commit_chat(session& s, const frame& delivery);
+  void finish_chat(session_id id, const pending& p, const commit_result& r);
+  void finish_join(session_id id, const std::string& room_id, const pending& p, recovery r);
   void on_assign(session& s);
   void on_update(session& s);
   void on_health(session& s);
@@ -210,6 +227,7 @@ struct hub::state final : broker::listener {
   std::int64_t next_expire_at = 0;
   bool draining = false;
   std::int64_t drain_deadline = 0;
+  std::size_t in_flight = 0;  // requests waiting for the broker (their answer is not queued yet)
   std::vector<std::pair<std::int64_t, session_id>> flush_deadlines;
 
   std::string id_prefix;

@@ -8,6 +8,7 @@ namespace roomwire::core {
 void in_process_broker::attach(listener& /*hub*/, const hub_options& options) {
   deferred_cap_ = options.offline_tasks_per_user;
   history_cap_ = options.room_history;
+  history_bytes_cap_ = options.room_history_bytes;
   dedup_ = dedup_store(options.dedup_entries, options.dedup_ttl_ms);
 }
 
@@ -26,9 +27,18 @@ void in_process_broker::record(std::string_view room_id, std::int64_t seq, const
   probe_.assign(room_id);
   const auto it = seqs_.find(probe_);
   if (it == seqs_.end() || it->second.seq != seq) return;  // not the room's latest: ignore
-  auto& history = it->second.history;
-  while (history.size() >= history_cap_) history.pop_front();
-  history.push_back(f);
+  room_log& log = it->second;
+  if (f->text.size() > history_bytes_cap_) {  // too big to keep: the history now starts after it
+    log.history.clear();
+    log.bytes = 0;
+    return;
+  }
+  while (log.history.size() >= history_cap_ || log.bytes + f->text.size() > history_bytes_cap_) {
+    log.bytes -= log.history.front()->text.size();
+    log.history.pop_front();
+  }
+  log.bytes += f->text.size();
+  log.history.push_back(f);
 }
 
 // The history holds seqs (seq - size, seq]; a room that does not exist here has seq 0.

@@ -90,9 +90,39 @@ void hub::state::on_join(session& s) {
   if (!may_join(s, room_id)) {
     return refuse(protocol::error_code::permission_denied, "not allowed to join this room");
   }
+  if (env.payload.since && !(r != nullptr && is_member(s, *r))) {
+    // §6 recovery. The member is added only once the history is in hand (finish_join), in the
+    // same turn as its replay: a shared broker hands the history over in order with the live
+    // traffic, so the member gets neither a gap nor a message twice.
+    req.answered = true;
+    s.invalid_in_row = 0;
+    ++in_flight;
+    brk->recover(room_id, *env.payload.since,
+                 [this, id = s.id, room = room_id, p = pending_request()](recovery rec) {
+                   --in_flight;
+                   finish_join(id, room, p, std::move(rec));
+                 });
+    return;
+  }
   if (r == nullptr) r = &create_room(room_id, false);
   if (!is_member(s, *r)) add_member(s, *r);  // joining again is accepted
   ack(room_id, std::nullopt);
+}
+
+void hub::state::finish_join(session_id id, const std::string& room_id, const pending& p,
+                             recovery rec) {
+  session* s = find_session(id);
+  if (s != nullptr && s->stage == phase::open) {
+    room* r = find_room(room_id);
+    if (r == nullptr) r = &create_room(room_id, false);
+    if (!is_member(*s, *r)) {
+      add_member(*s, *r);
+      for (const frame_ptr& f : rec.frames) enqueue(*s, f);
+    }
+    acknowledge(*s, p.message_id, p.client_id, p.priority, p.accepted_at, p.now, room_id,
+                std::nullopt, rec.complete && !rec.unavailable);
+  }
+  finish_drain_if_flushed();
 }
 
 void hub::state::on_leave(session& s) {
@@ -132,8 +162,11 @@ void hub::state::on_chat(session& s) {
       return refuse(protocol::error_code::permission_denied, "not allowed to send system messages");
     }
   }
-  const std::int64_t seq = brk->next_seq(room_id);
-  ack(room_id, seq);
+  // A shared broker sequences the message cluster-wide (commit_chat); otherwise it is
+  // sequenced, acknowledged and delivered here, now.
+  const bool shared = brk->sequences_chat();
+  const std::int64_t seq = shared ? 0 : brk->next_seq(room_id);
+  if (!shared) ack(room_id, seq);
 
   // The delivery takes the decoded strings over (swapped, not copied) and is encoded once.
   auto& d = chat_out;
@@ -149,13 +182,60 @@ void hub::state::on_chat(session& s) {
   const frame_ptr f = encode_frame(d, 192 + d.payload.room_id.size() + d.payload.content.size() +
                                           d.payload.metadata.raw.text.size() +
                                           d.payload.sender_id.size() + d.message_id.size());
+  if (shared) return commit_chat(s, *f);
   const session* except = opt.deliver_to_sender ? nullptr : &s;
   for (const member& m : r->members) {
     if (m.s != except) enqueue(*m.s, f);
   }
+  brk->record(d.payload.room_id, seq, f);
   audience to;
   to.room_id = d.payload.room_id;
   brk->publish(to, f);
+}
+
+// Hands the delivery (encoded with seq 0) to the shared broker, which publishes it with the
+// room's next seq to every node, this one included, and then completes the request.
+void hub::state::commit_chat(session& s, const frame& delivery) {
+  const std::string_view text = delivery.text;
+  // The payload's "seq" is its last member: metadata (which may hold a "seq" of its own) comes
+  // before it, and a quote inside a string value is always escaped.
+  constexpr std::string_view seq_member = "\"seq\":0";
+  const std::size_t at = text.rfind(seq_member);
+  chat_commit c;
+  c.room_id = chat_out.payload.room_id;
+  c.user_id = s.owner->id;
+  c.message_id = req.message_id;
+  c.client_id = req.client_id;
+  c.origin = opt.deliver_to_sender ? 0 : s.id;
+  c.priority = req.priority;
+  c.timestamp = req.accepted_at;
+  c.now_ms = req.now;
+  c.head = text.substr(0, at + seq_member.size() - 1);
+  c.tail = text.substr(at + seq_member.size());
+  req.answered = true;
+  s.invalid_in_row = 0;
+  ++in_flight;
+  brk->commit_chat(c, [this, id = s.id, p = pending_request()](const commit_result& r) {
+    --in_flight;
+    finish_chat(id, p, r);
+  });
+}
+
+void hub::state::finish_chat(session_id id, const pending& p, const commit_result& r) {
+  session* s = find_session(id);
+  if (s != nullptr && s->stage == phase::open) {
+    if (r.what == commit_result::outcome::unavailable) {
+      json_object details;
+      details.string("messageId", p.message_id).string("type", protocol::chat_message::type);
+      send_error(*s, protocol::error_code::permission_denied,
+                 "cluster unavailable: the message was not delivered; send it again later",
+                 details.finish(), p.priority);
+    } else {
+      ack_out.payload = r.ack;
+      send_ack(*s, ack_out, p.priority, p.accepted_at);
+    }
+  }
+  finish_drain_if_flushed();
 }
 
 // ---- tasks -------------------------------------------------------------------------------

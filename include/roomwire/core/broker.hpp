@@ -112,6 +112,8 @@ class broker {
   // then takes next_seq(), delivers itself and calls record(). The views in `c` are valid only
   // during the call.
   using commit_done = std::function<void(const commit_result&)>;
+  // True when this broker sequences chat with commit_chat() (and keeps the history itself).
+  virtual bool sequences_chat() const noexcept { return false; }
   virtual bool commit_chat(const chat_commit& c, commit_done done) {
     (void)c;
     (void)done;
@@ -198,14 +200,17 @@ class in_process_broker final : public broker {
     frame_ptr f;
   };
 
-  // A room's sequence and its last history_cap deliveries (seq of history.back() == seq).
+  // A room's sequence and its last deliveries (seq of history.back() == seq), at most
+  // history_cap_ of them and history_bytes_cap_ bytes.
   struct room_log {
     std::int64_t seq = 0;
     ring<frame_ptr> history;
+    std::size_t bytes = 0;
   };
 
   std::size_t deferred_cap_ = 1000;
   std::size_t history_cap_ = 0;
+  std::size_t history_bytes_cap_ = 0;
   std::unordered_map<std::string, room_log> seqs_;
   std::unordered_map<std::string, task_info> tasks_;
   std::unordered_map<std::string, ring<deferred_task>> deferred_;

@@ -36,6 +36,7 @@ struct hub_options {
   std::int64_t dedup_ttl_ms = 5 * 60 * 1000;
   // §6 recovery: the last deliveries a room keeps for a joinRoom with "since" (0: none)
   std::size_t room_history = 256;
+  std::size_t room_history_bytes = 1u << 20;  // and at most this many bytes of them per room
   // §8 drain: how long priority 0-2 may take to flush before sessions are closed with 1001
   std::int64_t drain_timeout_ms = 5000;
 };
