@@ -232,6 +232,9 @@ class chat {
       io_.err("reconnecting in " + std::to_string(r.delay_ms) + " ms (attempt " +
               std::to_string(r.attempt) + " of " + std::to_string(r.max_attempts) + ")");
     });
+    client_.on_history_gap([this](std::string_view room) {
+      io_.err("rejoined " + std::string(room) + ": messages sent meanwhile may be missing");
+    });
     client_.on_gave_up([this](std::string_view reason) {
       io_.err("gave up: " + std::string(reason));
       end_.end("gave up reconnecting: " + std::string(reason));

@@ -152,6 +152,11 @@ class client {
   void on_gave_up(std::function<void(std::string_view reason)> handler) {
     engine_.with_core([&](client_core& c) { c.on_gave_up(std::move(handler)); });
   }
+  // After a reconnect, a room whose missed messages could not all be replayed (§6 recovery;
+  // client_options::recover_history): some may be lost. Runs after those that were replayed.
+  void on_history_gap(std::function<void(std::string_view room_id)> handler) {
+    engine_.with_core([&](client_core& c) { c.on_history_gap(std::move(handler)); });
+  }
   // An exception thrown by a handler or callback. Default: a line on standard error.
   void on_error(std::function<void(std::string_view what)> handler) {
     engine_.on_error(std::move(handler));

@@ -59,6 +59,15 @@ struct completion {
   }
 };
 
+// Decodes the frame's payload as P into one alternative of `out`.
+template <class P, class Variant>
+bool decode_into(protocol::inbound_frame& frame, Variant& out) {
+  protocol::envelope<P> env;
+  if (!frame.decode(env)) return false;
+  out = std::move(env);
+  return true;
+}
+
 }  // namespace
 
 std::string with_token_query(std::string_view url, std::string_view token) {
@@ -137,6 +146,9 @@ void client_core::on_reconnecting(std::function<void(const reconnect_info&)> han
 void client_core::on_gave_up(std::function<void(std::string_view)> handler) {
   on_gave_up_ = std::move(handler);
 }
+void client_core::on_history_gap(std::function<void(std::string_view)> handler) {
+  on_history_gap_ = std::move(handler);
+}
 
 std::vector<std::function<void()>> client_core::take_callbacks() {
   std::vector<std::function<void()>> out;
@@ -208,6 +220,12 @@ void client_core::opened(std::uint64_t connection) {
     h.timestamp = clock_.wall_ms();
     protocol::envelope<protocol::join_room> env;
     env.payload.room_id = room;
+    if (options_.recover_history) {
+      // No since for a room where nothing was seen: since 0 would replay the room's whole
+      // history, including what was said before this client ever joined.
+      const auto seen = last_seq_.find(room);
+      if (seen != last_seq_.end()) env.payload.since = seen->second;
+    }
     env.timestamp = h.timestamp;
     env.message_id = h.message_id;
     request r;
@@ -215,6 +233,7 @@ void client_core::opened(std::uint64_t connection) {
     r.text = protocol::encode(env);
     r.kind = request_kind::rejoin;
     r.room = std::move(room);
+    r.since = env.payload.since;
     r.timeout_ms = options_.ack_timeout_ms;
     r.written_once = true;  // never counted in the outbox
     const std::uint64_t order = next_order_++;
@@ -524,12 +543,13 @@ void client_core::received(std::uint64_t connection, std::string_view text) {
     }
     return;
   }
-  if (seen_before()) return;
+  decoded_delivery delivery;
+  if (decode_delivery(delivery) && seen_before(delivery)) return;
   // The typed handler first, then the completion of the request it answers: whoever waits on a
   // handle sees the answer only after its handler ran.
   const auto handler = handlers_.find(frame_.type());
   if (handler != handlers_.end()) {
-    auto call = handler->second(frame_);
+    auto call = handler->second(frame_, delivery);
     if (call) {
       defer(std::move(call));
     } else if (on_invalid_) {
@@ -545,28 +565,57 @@ void client_core::received(std::uint64_t connection, std::string_view text) {
   }
 }
 
-// A delivery keeps the messageId of the request that caused it (§2), so type, sender, room and
-// messageId name one request. Deliveries that do not decode are left to their handler.
-bool client_core::seen_before() {
-  if (options_.delivery_memory == 0 || frame_.header().message_id.empty()) return false;
+// Decodes a delivery when the core has a use for it: its dedup key (delivery_memory), or the
+// room's last seq (recover_history). True when `out` holds it; one that does not decode is left
+// to its handler, which reports it.
+bool client_core::decode_delivery(decoded_delivery& out) {
+  const bool dedup = options_.delivery_memory != 0 && !frame_.header().message_id.empty();
   const std::string_view type = frame_.type();
-  std::string key;
   if (type == protocol::chat_delivery::type) {
-    protocol::envelope<protocol::chat_delivery> env;
-    if (!frame_.decode(env)) return false;
-    key = std::move(env.payload.sender_id) + '\n' + env.payload.room_id;
-  } else if (type == protocol::task_assign_delivery::type) {
-    protocol::envelope<protocol::task_assign_delivery> env;
-    if (!frame_.decode(env)) return false;
-    key = std::move(env.payload.assigner_id) + '\n';
-  } else if (type == protocol::task_update_delivery::type) {
-    protocol::envelope<protocol::task_update_delivery> env;
-    if (!frame_.decode(env)) return false;
-    key = std::move(env.payload.sender_id) + '\n';
+    if (!dedup && !options_.recover_history) return false;
+    if (!decode_into<protocol::chat_delivery>(frame_, out)) return false;
+    const auto& chat = std::get<protocol::envelope<protocol::chat_delivery>>(out).payload;
+    // Noted even when the delivery is a repeat: the client has that message all the same.
+    note_seq(chat.room_id, chat.seq);
+    return true;
+  }
+  if (!dedup) return false;
+  if (type == protocol::task_assign_delivery::type) {
+    return decode_into<protocol::task_assign_delivery>(frame_, out);
+  }
+  if (type == protocol::task_update_delivery::type) {
+    return decode_into<protocol::task_update_delivery>(frame_, out);
+  }
+  return false;
+}
+
+// Only rooms the client is in: a rejoin asks for nothing else, and the map must not grow with
+// rooms the host put the session in behind the client's back.
+void client_core::note_seq(const std::string& room, std::int64_t seq) {
+  if (!options_.recover_history) return;
+  if (std::find(rooms_.begin(), rooms_.end(), room) == rooms_.end()) return;
+  const auto [it, inserted] = last_seq_.try_emplace(room, seq);
+  if (!inserted && it->second < seq) it->second = seq;
+}
+
+// A delivery keeps the messageId of the request that caused it (§2), so type, sender, room and
+// messageId name one request. A replay after a rejoin (§6 recovery) keeps it too, so what the
+// client already had is dropped here.
+bool client_core::seen_before(const decoded_delivery& delivery) {
+  if (options_.delivery_memory == 0 || frame_.header().message_id.empty()) return false;
+  std::string key;
+  if (const auto* chat = std::get_if<protocol::envelope<protocol::chat_delivery>>(&delivery)) {
+    key = chat->payload.sender_id + '\n' + chat->payload.room_id;
+  } else if (const auto* assign =
+                 std::get_if<protocol::envelope<protocol::task_assign_delivery>>(&delivery)) {
+    key = assign->payload.assigner_id + '\n';
+  } else if (const auto* update =
+                 std::get_if<protocol::envelope<protocol::task_update_delivery>>(&delivery)) {
+    key = update->payload.sender_id + '\n';
   } else {
     return false;
   }
-  key.append(type).append(1, '\n').append(frame_.header().message_id);
+  key.append(frame_.type()).append(1, '\n').append(frame_.header().message_id);
   const auto [it, inserted] = delivered_.insert(std::move(key));
   if (!inserted) return true;
   delivered_order_.push_back(&*it);
@@ -587,10 +636,36 @@ void client_core::handle_ack() {
   const request& r = it->second;
   const auto room = std::find(rooms_.begin(), rooms_.end(), r.room);
   if (r.kind == request_kind::join && room == rooms_.end()) rooms_.push_back(r.room);
-  if (r.kind == request_kind::leave && room != rooms_.end()) rooms_.erase(room);
+  if (r.kind == request_kind::leave) {
+    if (room != rooms_.end()) rooms_.erase(room);
+    last_seq_.erase(r.room);
+  }
+  // The client's own messages are acknowledged with their seq but never delivered back to it:
+  // without this a rejoin would ask for them again.
+  if (r.kind == request_kind::other && env.payload.seq && !env.payload.room_id.empty()) {
+    note_seq(env.payload.room_id, *env.payload.seq);
+  }
+  if (r.kind == request_kind::rejoin && r.since && env.payload.recovered &&
+      !*env.payload.recovered) {
+    history_gap(r);
+  }
   send_result result;
   result.ack = std::move(env.payload);
   complete(id->second, std::move(result));
+}
+
+// The server could not replay everything after the rejoin's since: the history no longer
+// reached back to since + 1, or the room was created afresh (its seq started again at 1). Its
+// replay has arrived by now, before the acknowledgement.
+void client_core::history_gap(const request& rejoin) {
+  const auto seen = last_seq_.find(rejoin.room);
+  if (seen != last_seq_.end() && seen->second <= *rejoin.since) {
+    // Nothing newer was replayed, so the room most likely started again and since points past
+    // its end: count from its beginning, or every later rejoin would report a gap again and
+    // miss what the new room said.
+    seen->second = 0;
+  }
+  if (on_history_gap_) defer([h = on_history_gap_, room = rejoin.room] { h(room); });
 }
 
 void client_core::handle_error() {
@@ -634,6 +709,7 @@ void client_core::handle_error() {
   if (gone) {
     const auto room = std::find(rooms_.begin(), rooms_.end(), r.room);
     if (room != rooms_.end()) rooms_.erase(room);
+    last_seq_.erase(r.room);
   }
   send_result result;
   result.error = std::error_code(code, protocol::protocol_category());

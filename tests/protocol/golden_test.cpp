@@ -50,6 +50,15 @@ TEST_CASE("golden: joinRoom and leaveRoom", "[golden]") {
                make(rp::leave_room{"lobby"}, 1764489660000, "c1f0a3e2-0009", rp::priority::normal));
 }
 
+TEST_CASE("golden: a rejoin with since and its recovered acknowledgement (§6)", "[golden]") {
+  check_golden("joinRoom.since.json", make(rp::join_room{"lobby", 41}, 1764489700000,
+                                           "c1f0a3e2-0010", rp::priority::normal));
+  check_golden("messageReceived.recovered.json",
+               make(rp::message_received{"c1f0a3e2-0010", "lobby", "alice", 1764489700004,
+                                         std::nullopt, true},
+                    1764489700004, "s-7d1e-0007", rp::priority::normal));
+}
+
 TEST_CASE("golden: message from a client, text and file", "[golden]") {
   rp::chat_message text;
   text.room_id = "lobby";

@@ -19,12 +19,14 @@ namespace rp = roomwire::protocol;
 // The wire form of every message type, one file each (tests/protocol/golden/*.json).
 inline const char* const golden_files[] = {
     "joinRoom.json",
+    "joinRoom.since.json",
     "leaveRoom.json",
     "message.client.json",
     "message.client.file.json",
     "message.delivered.json",
     "messageReceived.json",
     "messageReceived.task.json",
+    "messageReceived.recovered.json",
     "taskAssign.client.json",
     "taskAssign.delivered.json",
     "taskUpdate.client.json",

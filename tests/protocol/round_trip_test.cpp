@@ -53,6 +53,16 @@ TEST_CASE("round trip: joinRoom and leaveRoom", "[round-trip]") {
   round_trip(with_envelope(rp::leave_room{std::string(128, 'r')}));
 }
 
+TEST_CASE("round trip: joinRoom with since", "[round-trip]") {
+  round_trip(with_envelope(rp::join_room{"lobby", 0}));
+  round_trip(with_envelope(rp::join_room{"lobby", 41}));
+  round_trip(with_envelope(rp::join_room{tricky, 9007199254740991}));  // 2^53 - 1, the most
+  // Absent stays absent: no since is not since 0 (that would replay the whole history).
+  const auto absent = rp::encode(with_envelope(rp::join_room{"lobby", {}}));
+  CHECK(absent.find("since") == std::string::npos);
+  CHECK_FALSE(decodes<rp::join_room>(absent).payload.since);
+}
+
 TEST_CASE("round trip: message from a client", "[round-trip]") {
   rp::chat_message m;
   m.room_id = "lobby";
@@ -96,6 +106,15 @@ TEST_CASE("round trip: message delivered", "[round-trip]") {
 TEST_CASE("round trip: messageReceived with and without seq", "[round-trip]") {
   round_trip(with_envelope(rp::message_received{"c-1", "lobby", "alice", 1764489600000, 7, std::nullopt}));
   round_trip(with_envelope(rp::message_received{"c-2", "", "bob", 0, std::nullopt, std::nullopt}));
+}
+
+TEST_CASE("round trip: messageReceived with recovered", "[round-trip]") {
+  round_trip(with_envelope(rp::message_received{"c-3", "lobby", "alice", 1, std::nullopt, true}));
+  round_trip(with_envelope(rp::message_received{"c-4", "lobby", "alice", 1, std::nullopt, false}));
+  // false is written, not left out: absent means the server did not try to recover.
+  const auto gap =
+      rp::encode(with_envelope(rp::message_received{"c-4", "lobby", "", 1, std::nullopt, false}));
+  CHECK(gap.find(R"("recovered":false)") != std::string::npos);
 }
 
 TEST_CASE("round trip: taskAssign from a client and delivered", "[round-trip]") {

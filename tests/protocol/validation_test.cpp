@@ -251,6 +251,33 @@ TEMPLATE_TEST_CASE("payload: roomId of joinRoom and leaveRoom", "[validation][pa
         e_acute + grinning);
 }
 
+TEST_CASE("payload: since of joinRoom (§6 recovery)", "[validation][payload]") {
+  using rp::join_room;
+  const auto make = [](const std::string& v) {
+    return frame("joinRoom", "{\"roomId\":\"lobby\",\"since\":" + v + "}");
+  };
+  CHECK_FALSE(decodes<join_room>(frame("joinRoom", R"({"roomId":"lobby"})")).payload.since);
+  CHECK(decodes<join_room>(make("0")).payload.since == 0);
+  CHECK(decodes<join_room>(make("41")).payload.since == 41);
+  CHECK(decodes<join_room>(make("9007199254740991")).payload.since == 9007199254740991);
+  // Not an integer, whatever its value: a fraction or an exponent, even 2.0; null is not absent.
+  for (const char* wrong : {"1.5", "2.0", "1e3", "\"41\"", "null", "true", "[41]", "{}"}) {
+    refused<join_room>(make(wrong), "/payload/since", "must be an integer");
+  }
+  // A seq is never below 0 nor above 2^53 - 1 (what a JavaScript client reads exactly).
+  for (const char* out :
+       {"-1", "-9223372036854775808", "9007199254740992", "9223372036854775807"}) {
+    refused<join_room>(make(out), "/payload/since", "must be between 0 and 9007199254740991");
+  }
+  for (const char* huge : {"9223372036854775808", "18446744073709551616", "-9223372036854775809"}) {
+    refused<join_room>(make(huge), "/payload/since", "is out of range");
+  }
+  refused<join_room>(frame("joinRoom", R"({"roomId":"lobby","since":1,"since":2})"),
+                     "/payload/since", "must appear only once");
+  // roomId is checked first.
+  refused<join_room>(frame("joinRoom", R"({"since":-1})"), "/payload/roomId", "is required");
+}
+
 // ---- payloads: message --------------------------------------------------------------------
 
 namespace {
@@ -477,6 +504,15 @@ TEST_CASE("payload: server → client types", "[validation][payload]") {
       frame("messageReceived", R"({"messageId":"m","roomId":"","senderId":"a","timestamp":"1"})"),
       "/payload/timestamp", "must be an integer");
   CHECK_FALSE(decodes<rp::message_received>(frame("messageReceived", "{" + ack + "}")).payload.seq);
+  CHECK_FALSE(
+      decodes<rp::message_received>(frame("messageReceived", "{" + ack + "}")).payload.recovered);
+  CHECK(decodes<rp::message_received>(frame("messageReceived", "{" + ack + ",\"recovered\":false}"))
+            .payload.recovered == false);
+  for (const char* wrong : {"null", "0", "1", "\"true\"", "[]", "{}"}) {
+    refused<rp::message_received>(
+        frame("messageReceived", "{" + ack + ",\"recovered\":" + wrong + "}"), "/payload/recovered",
+        "must be a boolean");
+  }
 
   refused<rp::task_assign_delivery>(frame("taskAssign", R"({"taskId":"t","assigneeId":"b"})"),
                                     "/payload/assignerId", "is required");

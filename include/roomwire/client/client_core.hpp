@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "roomwire/client/error.hpp"
@@ -53,6 +54,10 @@ struct client_core_options {
   // restarted between a request and its acknowledgement has lost its dedup memory (§6) and
   // delivers the resent request a second time. 0: every delivery is passed on.
   std::size_t delivery_memory = 4096;
+  // Rejoin after a reconnect with "since": the highest seq seen in the room, so that the server
+  // replays what the room received meanwhile (§6 recovery); on_history_gap reports a room whose
+  // history no longer reached back that far. Off: rejoins carry no since.
+  bool recover_history = true;
 };
 
 using token_provider = std::function<std::string()>;
@@ -113,6 +118,10 @@ class client_core {
   void on_closed(std::function<void(const close_info&)> handler);
   void on_reconnecting(std::function<void(const reconnect_info&)> handler);
   void on_gave_up(std::function<void(std::string_view reason)> handler);
+  // A room rejoined after a reconnect whose missed messages could not all be replayed (the
+  // server's history no longer reached back to them, or the room was created afresh): some
+  // may be lost. Runs after the messages that were replayed. Only with recover_history.
+  void on_history_gap(std::function<void(std::string_view room_id)> handler);
 
   // ---- the transport's calls -----------------------------------------------------------
 
@@ -157,7 +166,8 @@ class client_core {
     std::string text;  // the encoded envelope, resent as is
     protocol::priority priority = protocol::priority::normal;
     request_kind kind = request_kind::other;
-    std::string room;  // join, leave, rejoin
+    std::string room;                   // join, leave, rejoin
+    std::optional<std::int64_t> since;  // rejoin: the "since" it carries
     std::int64_t timeout_ms = 0;
     bool sent = false;          // written on the current connection
     bool written_once = false;  // written on some connection (else it is in the outbox)
@@ -171,7 +181,17 @@ class client_core {
     protocol::priority priority = protocol::priority::normal;
   };
 
-  using binder = std::function<std::function<void()>(protocol::inbound_frame&)>;
+  // A delivery as the core decoded it for itself (dedup, the room's last seq). A typed handler
+  // registered for the same type takes it over rather than decoding the frame a second time.
+  using decoded_delivery = std::variant<std::monostate, protocol::envelope<protocol::chat_delivery>,
+                                        protocol::envelope<protocol::task_assign_delivery>,
+                                        protocol::envelope<protocol::task_update_delivery>>;
+  template <class T>
+  static constexpr bool is_core_decoded_v = std::is_same_v<T, protocol::chat_delivery> ||
+                                            std::is_same_v<T, protocol::task_assign_delivery> ||
+                                            std::is_same_v<T, protocol::task_update_delivery>;
+
+  using binder = std::function<std::function<void()>(protocol::inbound_frame&, decoded_delivery&)>;
 
   // Checks whether a request can be made; on failure returns a completed handle.
   std::optional<send_handle> refuse_early(const send_options& options, header& out);
@@ -186,8 +206,11 @@ class client_core {
   void deliver(std::shared_ptr<detail::send_state> state, send_result result);
   void fail_all(std::error_code why);
   void handle_ack();
+  void history_gap(const request& rejoin);
   void handle_error();
-  bool seen_before();
+  bool decode_delivery(decoded_delivery& out);
+  void note_seq(const std::string& room, std::int64_t seq);
+  bool seen_before(const decoded_delivery& delivery);
   void defer(std::function<void()> call) { callbacks_.push_back(std::move(call)); }
   std::vector<std::string> intended_rooms() const;
 
@@ -217,8 +240,11 @@ class client_core {
   std::size_t outbox_ = 0;
   std::vector<std::string> rooms_;
 
-  std::unordered_set<std::string> delivered_;  // keys of the last deliveries, at most
+  std::unordered_set<std::string> delivered_;       // keys of the last deliveries, at most
   std::deque<const std::string*> delivered_order_;  // delivery_memory, oldest first
+  // The highest seq seen per room (recover_history): from deliveries, and from the
+  // acknowledgements of this client's own messages, which are never delivered back to it.
+  std::unordered_map<std::string, std::int64_t> last_seq_;
 
   protocol::inbound_frame frame_;
   std::map<std::string, binder, std::less<>> handlers_;
@@ -229,6 +255,7 @@ class client_core {
   std::function<void(const close_info&)> on_closed_;
   std::function<void(const reconnect_info&)> on_reconnecting_;
   std::function<void(std::string_view)> on_gave_up_;
+  std::function<void(std::string_view)> on_history_gap_;
   std::vector<std::function<void()>> callbacks_;
 };
 
@@ -269,9 +296,17 @@ void client_core::on(F&& handler) {
                 "`void(const roomwire::protocol::envelope<T>&)`");
   auto shared = std::make_shared<fn>(std::forward<F>(handler));
   handlers_[std::string(protocol::type_of<T>())] =
-      [shared](protocol::inbound_frame& frame) -> std::function<void()> {
+      [shared](protocol::inbound_frame& frame,
+               [[maybe_unused]] decoded_delivery& decoded) -> std::function<void()> {
     protocol::envelope<T> env;
-    if (!frame.decode(env)) return {};
+    bool taken = false;
+    if constexpr (is_core_decoded_v<T>) {
+      if (auto* ready = std::get_if<protocol::envelope<T>>(&decoded)) {
+        env = std::move(*ready);
+        taken = true;
+      }
+    }
+    if (!taken && !frame.decode(env)) return {};
     return [shared, env = std::move(env)]() { (*shared)(env); };
   };
 }
