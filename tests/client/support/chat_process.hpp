@@ -1,6 +1,6 @@
 #pragma once
 
-// A child process (roomwire-chat) with its standard input, output and error on pipes. A reader
+// A child process (roomwire-chat, or another program) with its standard input, output and error on pipes. A reader
 // thread collects output lines and then the exit status; every wait is on a condition variable
 // with a timeout.
 
@@ -29,7 +29,9 @@ namespace roomwire_test {
 
 class chat_process {
  public:
-  explicit chat_process(const std::vector<std::string>& argv) {
+  // `label` names the process's standard error lines in the suite's log.
+  explicit chat_process(const std::vector<std::string>& argv, std::string label = "roomwire-chat")
+      : label_(std::move(label)) {
     int in[2], out[2], err[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
         ::pipe2(err, O_CLOEXEC) != 0) {
@@ -63,12 +65,18 @@ class chat_process {
     close_stdin();
     if (pid_ > 0 && !wait_exit(std::chrono::seconds(10))) ::kill(pid_, SIGKILL);
     if (reader_.joinable()) reader_.join();
-    for (const auto& line : err_lines_) suite_log("roomwire-chat", line);
+    for (const auto& line : err_lines_) suite_log(label_, line);
   }
   chat_process(const chat_process&) = delete;
   chat_process& operator=(const chat_process&) = delete;
 
   bool started() const { return pid_ > 0; }
+
+  // Sends a signal, unless the process has already been reaped.
+  void signal(int signal_number) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pid_ > 0 && !status_) ::kill(pid_, signal_number);
+  }
 
   void write(std::string_view text) {
     while (!text.empty()) {
@@ -161,6 +169,7 @@ class chat_process {
     changed_.notify_all();
   }
 
+  std::string label_;
   pid_t pid_ = -1;
   int stdin_ = -1;
   std::thread reader_;
