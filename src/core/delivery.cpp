@@ -118,6 +118,7 @@ void hub::state::deliver(const audience& to, const frame_ptr& f) {
 }
 
 void hub::state::availability_changed(bool available) {
+  broker_available = available;
   if (status == protocol::health_status::draining) return;
   set_status(available ? protocol::health_status::ok : protocol::health_status::degraded);
 }

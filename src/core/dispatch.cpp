@@ -231,6 +231,12 @@ void hub::state::send_ack(session& s, protocol::envelope<protocol::message_recei
                                  a.payload.sender_id.size()));
 }
 
+bool hub::state::refused_while_unavailable() {
+  if (broker_available) return false;
+  refuse(protocol::error_code::permission_denied, cluster_unavailable);
+  return true;
+}
+
 hub::state::pending hub::state::pending_request() const {
   return pending{req.message_id, req.client_id, req.priority, req.accepted_at, req.now};
 }

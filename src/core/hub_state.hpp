@@ -161,6 +161,8 @@ struct hub::state final : broker::listener {
   void invalid(std::string_view path, std::string_view reason);
   void invalid_payload();
   void refuse(protocol::error_code code, std::string_view message);
+  // Refuses the request when it needs other nodes and the broker's service is down.
+  bool refused_while_unavailable();
   void ack(std::string_view room_id, std::optional<std::int64_t> seq);
   void acknowledge(session& s, std::string_view message_id, bool client_id, protocol::priority p,
                    std::int64_t accepted_at, std::int64_t now, std::string_view room_id,
@@ -227,6 +229,7 @@ struct hub::state final : broker::listener {
   std::int64_t next_expire_at = 0;
   bool draining = false;
   std::int64_t drain_deadline = 0;
+  bool broker_available = true;  // a shared broker's service is reachable
   std::size_t in_flight = 0;  // requests waiting for the broker (their answer is not queued yet)
   std::vector<std::pair<std::int64_t, session_id>> flush_deadlines;
 

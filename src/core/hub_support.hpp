@@ -20,6 +20,9 @@ namespace roomwire::core::hub_detail {
 inline constexpr std::string_view task_room_prefix = "task:";
 inline constexpr std::string_view system_room_prefix = "system:";
 inline constexpr std::string_view health_room = "system:health";
+// The refusal of a request that needs other nodes while the shared broker is unreachable.
+inline constexpr std::string_view cluster_unavailable =
+    "cluster unavailable: the message was not delivered; send it again later";
 
 inline bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;

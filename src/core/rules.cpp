@@ -227,8 +227,7 @@ void hub::state::finish_chat(session_id id, const pending& p, const commit_resul
     if (r.what == commit_result::outcome::unavailable) {
       json_object details;
       details.string("messageId", p.message_id).string("type", protocol::chat_message::type);
-      send_error(*s, protocol::error_code::permission_denied,
-                 "cluster unavailable: the message was not delivered; send it again later",
+      send_error(*s, protocol::error_code::permission_denied, std::string(cluster_unavailable),
                  details.finish(), p.priority);
     } else {
       ack_out.payload = r.ack;
@@ -243,6 +242,7 @@ void hub::state::finish_chat(session_id id, const pending& p, const commit_resul
 void hub::state::on_assign(session& s) {
   protocol::envelope<protocol::task_assign> env;
   if (!inbound.decode(env)) return invalid_payload();
+  if (refused_while_unavailable()) return;
   const std::optional<task_info> existing = brk->find_task(env.payload.task_id);
   if (existing && !may_touch(s, *existing)) {
     return refuse(protocol::error_code::permission_denied, "not allowed to reassign this task");
@@ -284,6 +284,7 @@ void hub::state::assign(const std::optional<task_info>& existing, std::string_vi
 void hub::state::on_update(session& s) {
   protocol::envelope<protocol::task_update> env;
   if (!inbound.decode(env)) return invalid_payload();
+  if (refused_while_unavailable()) return;
   std::optional<task_info> t = brk->find_task(env.payload.task_id);
   if (t) {
     if (!may_touch(s, *t)) {

@@ -426,3 +426,25 @@ TEST_CASE("shared broker: healthUpdate carries what the broker adds to the metri
   CHECK(std::string(m["node"].GetString()) == "n1");
   CHECK(m["cluster"]["connections"].GetInt64() == 11);
 }
+
+TEST_CASE("shared broker: while its service is down, task requests are refused, joins served") {
+  auto b = std::make_shared<held_broker>();
+  hub_test t(unlimited(), {}, b);
+  const auto a = t.open("alice");
+  b->hub_->availability_changed(false);
+  const auto notice = t.pop_one(a).as<proto::health_update>();
+  CHECK(notice.payload.status == proto::health_status::degraded);
+
+  t.send(a, assign_req("t1", "bob", "a1"));
+  const auto e = expect_error(t.pop_one(a), "4004");
+  CHECK(e.message.find("cluster unavailable") != std::string::npos);
+  t.send(a, update_req("t1", "running", 10, "u1"));
+  expect_error(t.pop_one(a), "4004");
+  t.send(a, join_req("lobby", "j1"));
+  expect_ack(t.pop_one(a), "j1");
+
+  b->hub_->availability_changed(true);
+  CHECK(t.pop_one(a).as<proto::health_update>().payload.status == proto::health_status::ok);
+  t.send(a, assign_req("t1", "bob", "a2"));
+  expect_ack(t.pop_one(a), "a2");
+}
