@@ -1,8 +1,8 @@
 #pragma once
 
-// The SAX handler behind inbound_frame: it sits on RapidJSON's iterative reader and records the
-// document as a flat tape of tokens (no DOM), refusing, while parsing and so before anything is
-// spent on them:
+// The SAX handler behind inbound_frame: it sits on quick_reader (below) or, for the frames that
+// one leaves alone, on RapidJSON's iterative reader, and records the document as a flat tape of
+// tokens (no DOM), refusing, while parsing and so before anything is spent on them:
 //   - nesting deeper than the limit (objects and arrays each count one level);
 //   - strings or keys holding a lone surrogate escape such as "\udc00", which RapidJSON 1.1.0
 //     accepts and turns into bytes that are not UTF-8;
@@ -320,6 +320,296 @@ class json_guard {
   std::uint32_t open_ = 0;  // the innermost open container's index + 1; 0 at the top
   std::string path_;
   std::string reason_;
+};
+
+// A reader for the frames that arrive every day, in front of RapidJSON's: it reads a document
+// in place and sends a handler (json_guard) the very events, in the very order, that RapidJSON's
+// reader sends with inbound_frame's flags (in situ, iterative, numbers as text), and leaves the
+// buffer as that reader leaves it (each string unescaped where it began, ended by a NUL).
+// It only reads what it is sure RapidJSON reads the same way: an object at the root, at most
+// 64 levels, escapes other than surrogates, numbers RapidJSON cannot find too big. For anything
+// else, and for every malformed document, it gives up; the caller then parses a fresh copy of
+// the text with RapidJSON, so that what is refused, where and why, stays exactly RapidJSON's.
+// Iterative: the open containers are a bit stack and a count per level, no recursion.
+template <class Handler>
+class quick_reader {
+ public:
+  // `text[n]` must be a NUL (std::string's own): it ends every scan.
+  quick_reader(char* text, std::size_t n, Handler& h) noexcept
+      : p_(text), end_(text + n), h_(h) {}
+
+  // True when the whole text was read and the handler accepted every event.
+  bool read() {
+    skip_space();
+    if (*p_ != '{') return false;
+    for (;;) {
+      const step s = value();
+      if (s == step::fail) return false;
+      if (s == step::done && !after_value()) return false;
+      if (depth_ == 0) {
+        skip_space();
+        return p_ == end_;
+      }
+    }
+  }
+
+ private:
+  enum class step { fail, done, nested };
+  static constexpr unsigned max_levels = 64;
+
+  static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+  void skip_space() noexcept {
+    while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
+  }
+  bool top_is_array() const noexcept { return ((arrays_ >> (depth_ - 1)) & 1u) != 0; }
+
+  // At the first character of a value: reads a scalar or an empty container (done), or opens
+  // a container and stops at its first value (nested).
+  step value() {
+    switch (*p_) {
+      case '{':
+        return open(false);
+      case '[':
+        return open(true);
+      case '"':
+        return string(false) ? step::done : step::fail;
+      case 't':
+        return literal("true", 4) && h_.Bool(true) ? step::done : step::fail;
+      case 'f':
+        return literal("false", 5) && h_.Bool(false) ? step::done : step::fail;
+      case 'n':
+        return literal("null", 4) && h_.Null() ? step::done : step::fail;
+      default:
+        return number() ? step::done : step::fail;
+    }
+  }
+
+  step open(bool array) {
+    if (depth_ == max_levels) return step::fail;
+    if (!(array ? h_.StartArray() : h_.StartObject())) return step::fail;
+    if (array) {
+      arrays_ |= std::uint64_t{1} << depth_;
+    } else {
+      arrays_ &= ~(std::uint64_t{1} << depth_);
+    }
+    counts_[depth_++] = 0;
+    ++p_;
+    skip_space();
+    if (*p_ == (array ? ']' : '}')) return close() ? step::done : step::fail;
+    if (!array && !key()) return step::fail;
+    return step::nested;
+  }
+  bool close() {
+    ++p_;
+    --depth_;
+    const auto n = static_cast<rapidjson::SizeType>(counts_[depth_]);
+    return ((arrays_ >> depth_) & 1u) != 0 ? h_.EndArray(n) : h_.EndObject(n);
+  }
+
+  // After a value: closes what ends here and stops at the next value, or at the root's end.
+  bool after_value() {
+    while (depth_ != 0) {
+      skip_space();
+      ++counts_[depth_ - 1];
+      const bool array = top_is_array();
+      if (*p_ == ',') {
+        ++p_;
+        skip_space();
+        return array || key();
+      }
+      if (*p_ != (array ? ']' : '}') || !close()) return false;
+    }
+    return true;
+  }
+
+  // A member's key, its colon, and the space up to its value.
+  bool key() {
+    if (*p_ != '"' || !string(true)) return false;
+    skip_space();
+    if (*p_ != ':') return false;
+    ++p_;
+    skip_space();
+    return true;
+  }
+
+  bool literal(const char* word, std::size_t n) noexcept {
+    // One byte at a time: the NUL at the end stops a mismatch before it reads past the text.
+    for (std::size_t i = 0; i < n; ++i) {
+      if (p_[i] != word[i]) return false;
+    }
+    p_ += n;
+    return true;
+  }
+
+  // RapidJSON refuses an integer part past 2^64 only beyond ~309 digits and an exponent past
+  // 308: at most 18 integer digits and 2 exponent digits are always read the same way.
+  bool number() {
+    const char* const start = p_;
+    const char* q = p_;
+    if (*q == '-') ++q;
+    if (*q == '0') {
+      ++q;
+    } else if (*q >= '1' && *q <= '9') {
+      const char* const digits = q;
+      while (is_digit(*q)) ++q;
+      if (q - digits > 18) return false;
+    } else {
+      return false;
+    }
+    if (*q == '.') {
+      ++q;
+      if (!is_digit(*q)) return false;
+      while (is_digit(*q)) ++q;
+    }
+    if (*q == 'e' || *q == 'E') {
+      ++q;
+      if (*q == '+' || *q == '-') ++q;
+      const char* const digits = q;
+      while (is_digit(*q)) ++q;
+      if (q == digits || q - digits > 2) return false;
+    }
+    p_ += q - start;
+    return h_.RawNumber(start, static_cast<rapidjson::SizeType>(q - start), false);
+  }
+
+  // The bytes of `w` (in memory order) that end a run of plain string text — '"', '\\' or
+  // below 0x20 — as their high bits. A borrow can only mark a byte after a marked one, so the
+  // first marked byte is exact.
+  static std::uint64_t string_stops(std::uint64_t w) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101u;
+    constexpr std::uint64_t high = 0x8080808080808080u;
+    const std::uint64_t quote = w ^ (ones * '"');
+    const std::uint64_t backslash = w ^ (ones * '\\');
+    return (((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+            ((backslash - ones) & ~backslash)) &
+           high;
+  }
+  static bool stops_string(char c) noexcept {
+    const auto u = static_cast<unsigned char>(c);
+    return u == '"' || u == '\\' || u < 0x20;
+  }
+  // The first byte marked by string_stops(word of `s`): found from the mask on the common
+  // little-endian compilers, else by looking at the bytes again.
+  static char* first_stop(char* s, std::uint64_t mask) noexcept {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return s + (__builtin_ctzll(mask) >> 3);
+#else
+    (void)mask;
+    while (!stops_string(*s)) ++s;
+    return s;
+#endif
+  }
+
+  // At the opening quote. Runs without an escape are skipped 8 bytes at a time and stay where
+  // they are; after the first escape, the rest is moved down over the shortened escapes.
+  bool string(bool is_key) {
+    char* const head = ++p_;
+    char* s = head;
+    for (;;) {
+      if (end_ - s < 8) {
+        while (!stops_string(*s)) ++s;  // the NUL after the text stops it
+        break;
+      }
+      std::uint64_t word;
+      std::memcpy(&word, s, sizeof word);
+      const std::uint64_t mask = string_stops(word);
+      if (mask != 0) {
+        s = first_stop(s, mask);
+        break;
+      }
+      s += 8;
+    }
+    if (static_cast<unsigned char>(*s) < 0x20) return false;  // a control character or the end
+    char* dst = s;
+    if (*s == '\\' && !unescape(s, dst)) return false;
+    *dst = '\0';  // where RapidJSON ends an in-situ string
+    p_ = s + 1;
+    const auto n = static_cast<rapidjson::SizeType>(dst - head);
+    return is_key ? h_.Key(head, n, false) : h_.String(head, n, false);
+  }
+
+  // From the first backslash to the closing quote, which `s` is left at; `dst` ends the text.
+  static bool unescape(char*& s, char*& dst) noexcept {
+    for (;;) {
+      const auto c = static_cast<unsigned char>(*s);
+      if (c == '"') return true;
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        *dst++ = *s++;
+        continue;
+      }
+      const char e = s[1];
+      s += 2;
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          *dst++ = e;
+          break;
+        case 'b':
+          *dst++ = '\b';
+          break;
+        case 'f':
+          *dst++ = '\f';
+          break;
+        case 'n':
+          *dst++ = '\n';
+          break;
+        case 'r':
+          *dst++ = '\r';
+          break;
+        case 't':
+          *dst++ = '\t';
+          break;
+        case 'u':
+          if (!unicode_escape(s, dst)) return false;
+          break;
+        default:
+          return false;
+      }
+    }
+  }
+
+  // The four hex digits after "\u", written as UTF-8. A surrogate (of a pair, or lone) is left
+  // to RapidJSON and json_guard.
+  static bool unicode_escape(char*& s, char*& dst) noexcept {
+    unsigned cp = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char h = s[i];  // stops at the NUL before reading past the text
+      unsigned digit = 0;
+      if (h >= '0' && h <= '9') {
+        digit = static_cast<unsigned>(h - '0');
+      } else if (h >= 'a' && h <= 'f') {
+        digit = static_cast<unsigned>(h - 'a' + 10);
+      } else if (h >= 'A' && h <= 'F') {
+        digit = static_cast<unsigned>(h - 'A' + 10);
+      } else {
+        return false;
+      }
+      cp = cp << 4 | digit;
+    }
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;
+    s += 4;
+    if (cp < 0x80) {
+      *dst++ = static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      *dst++ = static_cast<char>(0xC0 | (cp >> 6));
+      *dst++ = static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      *dst++ = static_cast<char>(0xE0 | (cp >> 12));
+      *dst++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      *dst++ = static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return true;
+  }
+
+  char* p_;
+  char* const end_;
+  Handler& h_;
+  unsigned depth_ = 0;
+  std::uint64_t arrays_ = 0;  // bit d: level d + 1 is an array
+  std::uint32_t counts_[max_levels];  // members or elements so far, per open level
 };
 
 }  // namespace roomwire::protocol::detail
