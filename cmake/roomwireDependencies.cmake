@@ -4,15 +4,19 @@
 #   roomwire_dep::rapidjson   RapidJSON (its config only sets a variable)
 #   roomwire_dep::websocketpp websocketpp (its config defines a target with no guard, so a second
 #                             find_package in the same directory scope would fail)
+#   roomwire_dep::hiredis     hiredis, for roomwire::redis (Debian ships only hiredis.pc; a
+#                             hiredis with its own CMake config, such as vcpkg's, works too)
 # Each header directory is a cache variable (ROOMWIRE_ASIO_INCLUDE_DIR, ROOMWIRE_RAPIDJSON_INCLUDE_DIR,
 # ROOMWIRE_WEBSOCKETPP_INCLUDE_DIR) that a packager may point elsewhere.
 #
-# roomwire_find_dependencies([websocketpp] [openssl] [NOT_FOUND_VAR <var>])
+# roomwire_find_dependencies([websocketpp] [openssl] [hiredis] [NOT_FOUND_VAR <var>])
 #   websocketpp    also look for websocketpp: the build needs it, and so does the build tree used
 #                  as a package (its export keeps the compiled library's $<BUILD_INTERFACE:> deps);
 #                  consumers of an installed package never need it.
 #   openssl        also look for OpenSSL (OpenSSL::SSL, OpenSSL::Crypto): a static roomwire
 #                  library passes its private OpenSSL link on to whoever links it.
+#   hiredis        also look for hiredis: roomwire::redis needs it, and as a static library passes
+#                  its private link on to whoever links it.
 #   NOT_FOUND_VAR  set <var> to a message naming what is missing instead of stopping with an
 #                  error: a package config must let a non-REQUIRED find_package(roomwire) fail.
 
@@ -34,7 +38,7 @@ function(_roomwire_header_target target header var missing_var)
 endfunction()
 
 function(roomwire_find_dependencies)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "websocketpp;openssl" "NOT_FOUND_VAR" "")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "websocketpp;openssl;hiredis" "NOT_FOUND_VAR" "")
   set(missing "")
 
   # Unconditionally: FindThreads' target is directory-scoped, and roomwire_dep::asio (global)
@@ -81,6 +85,28 @@ function(roomwire_find_dependencies)
     find_package(OpenSSL QUIET)
     if(NOT OPENSSL_FOUND)
       list(APPEND missing "OpenSSL")
+    endif()
+  endif()
+
+  if(arg_hiredis AND NOT TARGET roomwire_dep::hiredis)
+    find_package(PkgConfig QUIET)
+    if(PKG_CONFIG_FOUND)
+      pkg_check_modules(ROOMWIRE_HIREDIS QUIET IMPORTED_TARGET GLOBAL hiredis)
+    endif()
+    if(NOT TARGET PkgConfig::ROOMWIRE_HIREDIS)
+      find_package(hiredis QUIET CONFIG)
+    endif()
+    if(TARGET PkgConfig::ROOMWIRE_HIREDIS OR TARGET hiredis::hiredis)
+      add_library(roomwire_dep::hiredis INTERFACE IMPORTED GLOBAL)
+      if(TARGET PkgConfig::ROOMWIRE_HIREDIS)
+        set_target_properties(roomwire_dep::hiredis PROPERTIES
+          INTERFACE_LINK_LIBRARIES PkgConfig::ROOMWIRE_HIREDIS)
+      else()
+        set_target_properties(roomwire_dep::hiredis PROPERTIES
+          INTERFACE_LINK_LIBRARIES hiredis::hiredis)
+      endif()
+    else()
+      list(APPEND missing "hiredis")
     endif()
   endif()
 

@@ -1,5 +1,6 @@
 # Install rules and the exported package: find_package(roomwire) gives roomwire::protocol and
-# roomwire::roomwire. Everything is relative to the install prefix, so a moved prefix still works.
+# roomwire::roomwire (and roomwire::redis, component `redis`, when built with ROOMWIRE_REDIS).
+# Everything is relative to the install prefix, so a moved prefix still works.
 
 include_guard(GLOBAL)
 include(CMakePackageConfigHelpers)
@@ -7,20 +8,29 @@ include(CMakePackageConfigHelpers)
 set(ROOMWIRE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/roomwire"
     CACHE STRING "Where roomwireConfig.cmake is installed, relative to the prefix")
 
-# What a package config must find before loading the targets: OpenSSL when a static library
-# links it (its private links reach consumers as $<LINK_ONLY:>).
+# What a package config must find before loading the targets: OpenSSL and hiredis when a static
+# library links them (its private links reach consumers as $<LINK_ONLY:>).
 set(_roomwire_package_dependencies "")
 foreach(_roomwire_target IN LISTS ROOMWIRE_EXPORTED_TARGETS)
   get_target_property(_roomwire_type ${_roomwire_target} TYPE)
   get_target_property(_roomwire_links ${_roomwire_target} LINK_LIBRARIES)
   if(_roomwire_type STREQUAL "STATIC_LIBRARY" AND "${_roomwire_links}" MATCHES "OpenSSL::")
-    set(_roomwire_package_dependencies openssl)
+    list(APPEND _roomwire_package_dependencies openssl)
+  endif()
+  if(_roomwire_type STREQUAL "STATIC_LIBRARY" AND "${_roomwire_links}" MATCHES "roomwire_dep::hiredis")
+    list(APPEND _roomwire_package_dependencies hiredis)
   endif()
 endforeach()
+list(REMOVE_DUPLICATES _roomwire_package_dependencies)
 
+# roomwire/redis.hpp only with the library behind it.
+set(_roomwire_header_excludes "")
+if(NOT TARGET roomwire_redis)
+  set(_roomwire_header_excludes PATTERN "redis.hpp" EXCLUDE)
+endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/roomwire"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
-        FILES_MATCHING PATTERN "*.hpp")
+        FILES_MATCHING PATTERN "*.hpp" ${_roomwire_header_excludes})
 
 install(TARGETS ${ROOMWIRE_EXPORTED_TARGETS}
         EXPORT roomwireTargets
