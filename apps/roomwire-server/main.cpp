@@ -5,6 +5,8 @@
 // flag or an unreadable file: one line on standard error, exit 2.
 
 #include <csignal>
+#include <optional>
+#include <stdexcept>
 #include <cstdio>
 #include <string>
 #include <system_error>
@@ -14,6 +16,9 @@
 
 #include "options.hpp"
 #include "roomwire/server.hpp"
+#if ROOMWIRE_SERVER_HAS_REDIS
+#include "roomwire/redis.hpp"
+#endif
 
 int main(int argc, char** argv) {
   roomwire_server::command_line cli;
@@ -42,7 +47,27 @@ int main(int argc, char** argv) {
                  "[A-Za-z0-9_.-] is accepted as its own userId; for demos only\n");
   }
 
-  roomwire::server server(cli.server);
+  if (!cli.redis_url.empty()) {
+#if ROOMWIRE_SERVER_HAS_REDIS
+    roomwire::redis::redis_options redis;
+    redis.url = cli.redis_url;
+    redis.node_id = cli.node_id;
+    cli.server.broker = roomwire::redis::broker_factory(redis);
+#else
+    std::fprintf(stderr, "roomwire-server: --redis: this build has no Redis support "
+                         "(configure with -DROOMWIRE_REDIS=ON)\n");
+    return 2;
+#endif
+  }
+
+  std::optional<roomwire::server> made;
+  try {
+    made.emplace(cli.server);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "roomwire-server: %s\n", e.what());
+    return 2;
+  }
+  roomwire::server& server = *made;
   std::error_code ec;
   server.start(ec);
   const std::string& host = cli.server.host;

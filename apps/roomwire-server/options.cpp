@@ -117,6 +117,9 @@ const char* usage() {
          "  [--allow-origin ORIGIN]  accept browser handshakes only from ORIGIN (repeatable)\n"
          "  [--max-connections N]    refuse handshakes past N open connections (HTTP 503)\n"
          "  [--handshake-timeout-ms N]  drop a connection whose upgrade takes longer (5000)\n"
+         "  [--redis URL]            share rooms and tasks with other nodes through Redis\n"
+         "                           (redis://HOST:PORT[/DB])\n"
+         "  [--node NAME]            this node's name in the cluster view (default: random)\n"
          "  [--log-level debug|info|warning|error]\n";
 }
 
@@ -255,6 +258,13 @@ bool parse(const std::vector<std::string>& args, command_line& out, std::string&
       if (!parse_integer<std::size_t>(v, 1, SIZE_MAX, o.max_connections)) {
         return bad(v, "a count >= 1");
       }
+    } else if (flag == "--redis") {
+      if (!value(v)) return false;
+      if (v.rfind("redis://", 0) != 0) return bad(v, "a redis://HOST:PORT[/DB] URL");
+      out.redis_url = v;
+    } else if (flag == "--node") {
+      if (!value(v)) return false;
+      out.node_id = v;
     } else if (flag == "--log-level") {
       if (!value(v)) return false;
       if (v == "debug") {

@@ -11,6 +11,8 @@ namespace roomwire_server {
 
 struct command_line {
   roomwire::server_options server;
+  std::string redis_url;  // non-empty: the Redis broker (scale-out)
+  std::string node_id;
   bool demo_mode = true;  // no --tokens: every well-formed token is its own userId
   bool help = false;
 };

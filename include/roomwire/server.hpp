@@ -18,6 +18,7 @@
 
 #include <any>
 #include <cstddef>
+#include <memory>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -49,6 +50,22 @@ using log_sink = std::function<void(log_level, std::string_view)>;
 // its own userId, with no roles. For demos only.
 std::optional<core::identity> demo_authenticate(std::string_view token);
 
+namespace core {
+class broker;
+}
+
+// What a broker factory (server_options::broker) gets from the server that will own the broker.
+struct broker_context {
+  asio::io_context& io;  // the server's event loop: the broker does its I/O on it
+  // Runs fn at once, holding the lock under which the server calls the hub: a broker's own I/O
+  // callbacks go through it before they touch its state or call its listener (the hub).
+  std::function<void(const std::function<void()>&)> serialized;
+  std::function<void(log_level, std::string_view)> log;  // the server's log
+};
+// Makes the broker the server's hub uses (see roomwire/core/broker.hpp), e.g.
+// roomwire::redis::broker_factory(...) from roomwire/redis.hpp.
+using broker_factory = std::function<std::shared_ptr<core::broker>(const broker_context&)>;
+
 struct tls_options {
   std::string certificate_chain_file;  // PEM: the certificate, then any intermediates
   std::string private_key_file;        // PEM, unencrypted
@@ -72,6 +89,7 @@ struct server_options {
   bool serve_metrics = true;        // GET /metrics and GET /healthz
   core::hub_options hub;
   core::hub_policies policies;
+  broker_factory broker;  // empty: one node, in memory (core::in_process_broker)
   // Empty: every connection is refused with 4000 (and a warning is logged at start).
   roomwire::authenticator authenticate;
   log_sink log;  // empty: standard error

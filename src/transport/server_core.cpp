@@ -82,7 +82,19 @@ struct server_core::impl final : core::transport,
         io(host_io ? *host_io : *own_io),
         strand(asio::make_strand(io)),
         tick_timer(strand),
-        hub(options.hub, options.policies, *this, clock) {}
+        hub(options.hub, options.policies, *this, clock, make_broker()) {}
+
+  // Made before the hub (which attaches to it at once); its callbacks take the hub lock.
+  std::shared_ptr<core::broker> make_broker() {
+    if (!options.broker) return nullptr;
+    broker_context context{
+        io, [this](const std::function<void()>& fn) {
+          std::lock_guard<std::recursive_mutex> lock(mu);
+          fn();
+        },
+        [this](log_level level, std::string_view line) { log(level, line); }};
+    return options.broker(context);
+  }
 
   // ---- core::transport (called inside hub calls, the lock held) ------------------------
 
