@@ -14,6 +14,12 @@
 // generator made late still counts against the server (no coordinated omission). CPU time of
 // both processes comes from /proc/<pid>/stat; a phase whose load generator used >= 90% of a core
 // is flagged client-bound.
+//
+// Several nodes (fanout only): with --nodes K it starts K copies of the server command (each
+// argument "{node}" becomes the node's index 0..K-1, e.g. for --node n{node}), connects receiver
+// i to node i % K and the sender to node 0, and sums the CPU of the K processes as "server".
+// --also-measure-pid PID reports the CPU of one more process (e.g. the Redis server) on its own.
+// Without these options the output is that of a single server.
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -54,8 +60,11 @@ std::int64_t now_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+void kill_servers();
+
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "roomwire_bench_load: %s\n", what.c_str());
+  kill_servers();  // none left behind
   std::exit(1);
 }
 
@@ -175,6 +184,8 @@ struct options {
   double slow_kib_per_s = 2048;  // priority: the slow reader's bandwidth
   double flood_rate = 4000;      // priority: priority-4 messages/s
   bool socketio = false;
+  int nodes = 0;                // fanout: 0 = one server; K = K copies of the command
+  pid_t also_measure_pid = 0;   // its CPU is reported apart (not part of "server")
   std::string csv;
   std::string tag = "peer,0";
   std::vector<std::string> command;
@@ -187,6 +198,7 @@ void usage() {
       "  [--loads 0.25,0.5] [--rates 2500,5000,10000] [--rate-factor 1.5] [--max-steps 12]\n"
       "  [--p99-limit-ms 50] [--settle-s 2] [--content-bytes 64] [--socketio]\n"
       "  [--slow-kib-per-s 2048 --flood-rate 4000]  (priority)\n"
+      "  [--nodes K] [--also-measure-pid PID]  (fanout; \"{node}\" in ARGS: the node index)\n"
       "  [--csv FILE --tag PEER,REP] -- SERVER-COMMAND [ARGS...]\n",
       stderr);
 }
@@ -224,11 +236,14 @@ bool parse_args(int argc, char** argv, options& o) {
     else if (flag == "--flood-rate") o.flood_rate = std::atof(v);
     else if (flag == "--csv") o.csv = v;
     else if (flag == "--tag") o.tag = v;
+    else if (flag == "--nodes") o.nodes = std::atoi(v);
+    else if (flag == "--also-measure-pid") o.also_measure_pid = static_cast<pid_t>(std::atoi(v));
     else return false;
   }
   for (; i < argc; ++i) o.command.emplace_back(argv[i]);
   return !o.command.empty() && o.connections > 0 && o.rooms > 0 && o.members > 1 &&
-         o.window > 0 && !o.rates.empty() && !o.loads.empty();
+         o.window > 0 && !o.rates.empty() && !o.loads.empty() && o.nodes >= 0 &&
+         (o.nodes <= 1 || o.scenario == "fanout") && o.also_measure_pid >= 0;
 }
 
 // ---- the server process ---------------------------------------------------------------------
@@ -292,11 +307,47 @@ struct server_process {
   }
 };
 
-server_process* g_server = nullptr;
+std::vector<server_process>* g_servers = nullptr;
+
+void kill_servers() {
+  if (!g_servers) return;
+  for (auto& s : *g_servers) {
+    if (s.pid > 0) {
+      kill(s.pid, SIGKILL);
+      waitpid(s.pid, nullptr, 0);
+      s.pid = -1;
+    }
+  }
+}
 
 void on_signal(int) {
-  if (g_server && g_server->pid > 0) kill(g_server->pid, SIGKILL);
+  if (g_servers) {
+    for (const auto& s : *g_servers) {
+      if (s.pid > 0) kill(s.pid, SIGKILL);
+    }
+  }
   _exit(130);
+}
+
+void stop_servers(std::vector<server_process>& servers) {
+  if (servers.size() > 1) {
+    for (const auto& s : servers) {
+      if (s.pid > 0) kill(s.pid, SIGTERM);  // all stop at once; stop() then waits for each
+    }
+  }
+  for (auto& s : servers) s.stop();
+}
+
+// Node k's command: every argument "{node}" replaced by k (only with --nodes).
+std::vector<std::string> node_command(const options& o, int k) {
+  std::vector<std::string> command = o.command;
+  if (o.nodes == 0) return command;
+  for (auto& a : command) {
+    for (auto at = a.find("{node}"); at != std::string::npos; at = a.find("{node}")) {
+      a.replace(at, 6, std::to_string(k));
+    }
+  }
+  return command;
 }
 
 // ---- frames ---------------------------------------------------------------------------------
@@ -333,6 +384,7 @@ struct connection {
   bool slow = false;    // priority scenario: read at a limited bandwidth (see pump_slow)
   bool open = false;    // Socket.IO: namespace connected (plain WebSocket: at upgrade)
   bool joined = false;
+  std::size_t node = 0;  // index into the servers (--nodes)
   std::string in;
   std::string out;
 };
@@ -341,8 +393,8 @@ struct connection {
 
 class load_generator {
  public:
-  load_generator(const options& o, const server_process& server)
-      : o_(o), server_(server) {
+  load_generator(const options& o, const std::vector<server_process>& servers)
+      : o_(o), servers_(servers) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     timer_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     epoll_event ev{};
@@ -378,6 +430,26 @@ class load_generator {
 
   void set_recipients(std::uint64_t per_message) { recipients_ = per_message; }
 
+  // Connections [0, count) will go to node node_of(i) (default: node 0).
+  template <class NodeOf>
+  void assign_nodes(std::size_t count, NodeOf node_of) {
+    if (conns_.size() < count) conns_.resize(count);
+    for (std::size_t i = 0; i < count; ++i) conns_[i].node = node_of(i);
+  }
+
+  // CPU seconds of the server processes, summed; of each one; of --also-measure-pid.
+  double server_cpu() const {
+    double sum = 0;
+    for (const auto& s : servers_) sum += cpu_seconds(s.pid);
+    return sum;
+  }
+  std::vector<double> node_cpu() const {
+    std::vector<double> out;
+    for (const auto& s : servers_) out.push_back(cpu_seconds(s.pid));
+    return out;
+  }
+  double also_cpu() const { return o_.also_measure_pid > 0 ? cpu_seconds(o_.also_measure_pid) : 0; }
+
   // Closes every connection (the server's graceful stop then has no session left to drain).
   void close_all() {
     for (auto& c : conns_) {
@@ -402,6 +474,8 @@ class load_generator {
     double client_cpu = 0;
     std::int64_t max_send_lag_ns = 0;
     bool complete = true;
+    std::vector<double> node_cpu;  // per server process (--nodes)
+    double also_cpu = 0;           // --also-measure-pid
   };
 
   // A closed loop from one sender (the last connection): at most `window` messages not yet
@@ -410,14 +484,18 @@ class load_generator {
     closed_loop_until(now_ns() + static_cast<std::int64_t>(warmup_s * 1e9));
     phase r;
     const std::uint64_t d0 = deliveries_, s0 = fully_delivered_;
-    const double sc0 = cpu_seconds(server_.pid), cc0 = cpu_seconds(0);
+    const double sc0 = server_cpu(), cc0 = cpu_seconds(0), ac0 = also_cpu();
+    const auto nc0 = node_cpu();
     const std::int64_t t0 = now_ns();
     closed_loop_until(t0 + static_cast<std::int64_t>(seconds * 1e9));
     r.seconds = static_cast<double>(now_ns() - t0) / 1e9;
     r.deliveries = deliveries_ - d0;
     r.sent = fully_delivered_ - s0;
-    r.server_cpu = cpu_seconds(server_.pid) - sc0;
+    r.server_cpu = server_cpu() - sc0;
     r.client_cpu = cpu_seconds(0) - cc0;
+    r.also_cpu = also_cpu() - ac0;
+    r.node_cpu = node_cpu();
+    for (std::size_t j = 0; j < nc0.size(); ++j) r.node_cpu[j] -= nc0[j];
     r.complete = drain();
     return r;
   }
@@ -429,7 +507,8 @@ class load_generator {
     r.offered = rate;
     latencies_.clear();
     const std::uint64_t d0 = deliveries_, a0 = acks_;
-    const double sc0 = cpu_seconds(server_.pid), cc0 = cpu_seconds(0);
+    const double sc0 = server_cpu(), cc0 = cpu_seconds(0), ac0 = also_cpu();
+    const auto nc0 = node_cpu();
     const double interval = 1e9 / rate;
     const std::int64_t t0 = now_ns() + 10'000'000;
     const auto total = static_cast<std::uint64_t>(seconds * rate);
@@ -453,8 +532,11 @@ class load_generator {
     r.sent = total;
     r.deliveries = deliveries_ - d0;
     r.acks = acks_ - a0;
-    r.server_cpu = cpu_seconds(server_.pid) - sc0;
+    r.server_cpu = server_cpu() - sc0;
     r.client_cpu = cpu_seconds(0) - cc0;
+    r.also_cpu = also_cpu() - ac0;
+    r.node_cpu = node_cpu();
+    for (std::size_t j = 0; j < nc0.size(); ++j) r.node_cpu[j] -= nc0[j];
     return r;
   }
 
@@ -482,7 +564,8 @@ class load_generator {
     }
     sockaddr_in to{};
     to.sin_family = AF_INET;
-    to.sin_port = htons(server_.port);
+    const server_process& server = servers_[c.node];
+    to.sin_port = htons(server.port);
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(c.fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS) {
       die(std::string("connect: ") + std::strerror(errno));
@@ -491,8 +574,8 @@ class load_generator {
     ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
     ev.data.u64 = i;
     epoll_ctl(epoll_, EPOLL_CTL_ADD, c.fd, &ev);
-    const char* sep = server_.path.find('?') == std::string::npos ? "?" : "&";
-    c.out = "GET " + server_.path + sep + "token=u" + std::to_string(i) +
+    const char* sep = server.path.find('?') == std::string::npos ? "?" : "&";
+    c.out = "GET " + server.path + sep + "token=u" + std::to_string(i) +
             " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   }
@@ -749,7 +832,7 @@ class load_generator {
   }
 
   const options& o_;
-  const server_process& server_;
+  const std::vector<server_process>& servers_;
   int epoll_ = -1;
   int timer_ = -1;
   std::vector<connection> conns_;
@@ -785,7 +868,7 @@ class load_generator {
     phase r;
     r.offered = probe_rate;
     latencies_.clear();
-    const double sc0 = cpu_seconds(server_.pid), cc0 = cpu_seconds(0);
+    const double sc0 = server_cpu(), cc0 = cpu_seconds(0);
     const std::int64_t t0 = now_ns() + 10'000'000;
     const std::int64_t end = t0 + static_cast<std::int64_t>(seconds * 1e9);
     std::uint64_t kp = 0, kf = 0;
@@ -816,7 +899,7 @@ class load_generator {
     record_latency_ = false;
     r.seconds = static_cast<double>(now_ns() - t0) / 1e9;
     r.sent = kp + kf;
-    r.server_cpu = cpu_seconds(server_.pid) - sc0;
+    r.server_cpu = server_cpu() - sc0;
     r.client_cpu = cpu_seconds(0) - cc0;
     return r;
   }
@@ -826,17 +909,24 @@ double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 // CSV: peer,rep,scenario,phase,offered_per_s,delivered_per_s,p50_ms,p90_ms,p99_ms,max_ms,
 //      server_core,client_core,server_us_per_msg,rss_kib_per_conn,ok
+// (server_core: all --nodes summed); with --also-measure-pid one more column, also_core.
 struct csv_writer {
   const options& o;
   void row(const std::string& phase, double offered, double delivered, const histogram* h,
            double server_core, double client_core, double us_per_msg, double kib_per_conn,
-           bool ok) const {
+           bool ok, double also_core = 0) const {
     char line[512];
-    std::snprintf(line, sizeof line, "%s,%s,%s,%.1f,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%d\n",
+    std::snprintf(line, sizeof line, "%s,%s,%s,%.1f,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%d",
                   o.tag.c_str(), o.scenario.c_str(), phase.c_str(), offered, delivered,
                   h ? ms(h->quantile(0.5)) : 0.0, h ? ms(h->quantile(0.9)) : 0.0,
                   h ? ms(h->quantile(0.99)) : 0.0, h ? ms(h->max()) : 0.0, server_core,
                   client_core, us_per_msg, kib_per_conn, ok ? 1 : 0);
+    const std::size_t used = std::strlen(line);
+    if (o.also_measure_pid > 0) {
+      std::snprintf(line + used, sizeof line - used, ",%.3f\n", also_core);
+    } else {
+      std::snprintf(line + used, sizeof line - used, "\n");
+    }
     std::fputs(line, stdout);
     if (!o.csv.empty()) {
       FILE* f = std::fopen(o.csv.c_str(), "a");
@@ -852,12 +942,32 @@ const char* bound_flag(double client_core) {
   return client_core >= 0.9 ? "  ** CLIENT-BOUND **" : "";
 }
 
-void print_latency(const char* what, const load_generator::phase& p, const histogram& h) {
+// With --nodes or --also-measure-pid: " (nodes 40% 35% 35%; pid 123 20%)" after "CPU server".
+std::string cpu_detail(const options& o, const load_generator::phase& p) {
+  std::string out;
+  char item[64];
+  if (o.nodes > 0) {
+    out += " (nodes";
+    for (const double c : p.node_cpu) {
+      std::snprintf(item, sizeof item, " %.0f%%", 100 * c / p.seconds);
+      out += item;
+    }
+  }
+  if (o.also_measure_pid > 0) {
+    std::snprintf(item, sizeof item, "%spid %d %.0f%%", out.empty() ? " (" : "; ",
+                  static_cast<int>(o.also_measure_pid), 100 * p.also_cpu / p.seconds);
+    out += item;
+  }
+  return out.empty() ? out : out + ")";
+}
+
+void print_latency(const char* what, const load_generator::phase& p, const histogram& h,
+                   const std::string& detail = "") {
   std::printf("%s: %.1f msg/s offered, %.1f s: p50 %.3f ms p90 %.3f ms p99 %.3f ms max %.3f ms;"
-              " send lag max %.3f ms; CPU server %.0f%% load gen %.0f%%%s%s\n",
+              " send lag max %.3f ms; CPU server %.0f%%%s load gen %.0f%%%s%s\n",
               what, p.offered, p.seconds, ms(h.quantile(0.5)), ms(h.quantile(0.9)),
               ms(h.quantile(0.99)), ms(h.max()), ms(p.max_send_lag_ns),
-              100 * p.server_cpu / p.seconds, 100 * p.client_cpu / p.seconds,
+              100 * p.server_cpu / p.seconds, detail.c_str(), 100 * p.client_cpu / p.seconds,
               bound_flag(p.client_cpu / p.seconds), p.complete ? "" : "  ** INCOMPLETE **");
   std::fflush(stdout);
 }
@@ -876,42 +986,62 @@ int main(int argc, char** argv) {
   limit.rlim_cur = limit.rlim_max;  // the server inherits it
   setrlimit(RLIMIT_NOFILE, &limit);
 
-  server_process server;
-  g_server = &server;
+  std::vector<server_process> servers(static_cast<std::size_t>(std::max(1, o.nodes)));
+  g_servers = &servers;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  server.start(o.command);
-  std::printf("[%s] %s: server pid %d on port %u%s; load average %s\n", o.tag.c_str(),
-              o.scenario.c_str(), static_cast<int>(server.pid), static_cast<unsigned>(server.port),
-              o.socketio ? " (Socket.IO framing)" : "", load_average().c_str());
+  for (std::size_t k = 0; k < servers.size(); ++k) {
+    servers[k].start(node_command(o, static_cast<int>(k)));
+  }
+  const server_process& server = servers.front();
+  if (o.nodes == 0) {
+    std::printf("[%s] %s: server pid %d on port %u%s", o.tag.c_str(), o.scenario.c_str(),
+                static_cast<int>(server.pid), static_cast<unsigned>(server.port),
+                o.socketio ? " (Socket.IO framing)" : "");
+  } else {
+    std::printf("[%s] %s: %zu nodes, pids", o.tag.c_str(), o.scenario.c_str(), servers.size());
+    for (const auto& s : servers) std::printf(" %d", static_cast<int>(s.pid));
+    std::printf(" on ports");
+    for (const auto& s : servers) std::printf(" %u", static_cast<unsigned>(s.port));
+    std::printf("%s", o.socketio ? " (Socket.IO framing)" : "");
+  }
+  if (o.also_measure_pid > 0) {
+    std::printf("; also measuring pid %d", static_cast<int>(o.also_measure_pid));
+  }
+  std::printf("; load average %s\n", load_average().c_str());
   std::fflush(stdout);
-  load_generator gen(o, server);
+  load_generator gen(o, servers);
   const csv_writer csv{o};
   bool ok = true;
 
   if (o.scenario == "fanout") {
-    // Receivers 0..N-1 and the sender N, all in room r0.
+    // Receivers 0..N-1 and the sender N, all in room r0; with --nodes K receiver i on node
+    // i % K, the sender on node 0.
     const auto n = static_cast<std::size_t>(o.connections);
+    const std::size_t k = servers.size();
+    gen.assign_nodes(n + 1, [&](std::size_t i) { return i < n ? i % k : 0; });
     gen.connect(0, n + 1, [](std::size_t) { return 0; });
     gen.set_recipients(n);
     const auto cap = gen.capacity(o.warmup_s, o.capacity_s);
     const double per_s = static_cast<double>(cap.deliveries) / cap.seconds;
-    std::printf("capacity (window %d): %.0f deliveries/s (%.1f msg/s); CPU server %.0f%% load gen"
+    std::printf("capacity (window %d): %.0f deliveries/s (%.1f msg/s); CPU server %.0f%%%s load gen"
                 " %.0f%%%s\n",
                 o.window, per_s, per_s / n, 100 * cap.server_cpu / cap.seconds,
-                100 * cap.client_cpu / cap.seconds, bound_flag(cap.client_cpu / cap.seconds));
+                cpu_detail(o, cap).c_str(), 100 * cap.client_cpu / cap.seconds,
+                bound_flag(cap.client_cpu / cap.seconds));
     ok = ok && cap.complete;
     csv.row("capacity", 0, per_s, nullptr, cap.server_cpu / cap.seconds,
             cap.client_cpu / cap.seconds, 1e6 * cap.server_cpu / std::max<double>(1, cap.deliveries),
-            0, cap.complete);
+            0, cap.complete, cap.also_cpu / cap.seconds);
     for (const double load : o.loads) {
       const auto p = gen.open_loop(per_s / n * load, o.step_s, {n});
       print_latency(("latency at " + std::to_string(static_cast<int>(load * 100)) + "%").c_str(),
-                    p, gen.latencies());
+                    p, gen.latencies(), cpu_detail(o, p));
       ok = ok && p.complete;
       csv.row("latency", p.offered * n, static_cast<double>(p.deliveries) / p.seconds,
               &gen.latencies(), p.server_cpu / p.seconds, p.client_cpu / p.seconds,
-              1e6 * p.server_cpu / std::max<double>(1, p.deliveries), 0, p.complete);
+              1e6 * p.server_cpu / std::max<double>(1, p.deliveries), 0, p.complete,
+              p.also_cpu / p.seconds);
     }
   } else if (o.scenario == "chat") {
     const auto n = static_cast<std::size_t>(o.rooms) * o.members;
@@ -998,7 +1128,7 @@ int main(int argc, char** argv) {
             true);
   } else {
     usage();
-    server.stop();
+    stop_servers(servers);
     return 2;
   }
   if (gen.refusals() > 0) {
@@ -1008,6 +1138,6 @@ int main(int argc, char** argv) {
   }
   gen.close_all();
   usleep(200'000);
-  server.stop();
+  stop_servers(servers);
   return ok ? 0 : 1;
 }
