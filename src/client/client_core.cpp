@@ -224,7 +224,7 @@ void client_core::opened(std::uint64_t connection) {
       // No since for a room where nothing was seen: since 0 would replay the room's whole
       // history, including what was said before this client ever joined.
       const auto seen = last_seq_.find(room);
-      if (seen != last_seq_.end()) env.payload.since = seen->second;
+      if (seen != last_seq_.end()) env.payload.since = seen->second.contiguous;
     }
     env.timestamp = h.timestamp;
     env.message_id = h.message_id;
@@ -594,8 +594,22 @@ bool client_core::decode_delivery(decoded_delivery& out) {
 void client_core::note_seq(const std::string& room, std::int64_t seq) {
   if (!options_.recover_history) return;
   if (std::find(rooms_.begin(), rooms_.end(), room) == rooms_.end()) return;
-  const auto [it, inserted] = last_seq_.try_emplace(room, seq);
-  if (!inserted && it->second < seq) it->second = seq;
+  const auto [it, inserted] = last_seq_.try_emplace(room);
+  seen_seqs& seen = it->second;
+  if (inserted) seen.contiguous = seq - 1;  // the first seen since joining
+  if (seq <= seen.contiguous) return;
+  seen.above.insert(seq);
+  // A hole that lasts this long is not a delivery overtaken on the way (a priority 3-4 message
+  // shed under back-pressure never comes): stop waiting for it.
+  constexpr std::size_t max_seq_holes = 256;
+  while (seen.above.size() > max_seq_holes) {
+    seen.contiguous = *seen.above.begin();
+    seen.above.erase(seen.above.begin());
+  }
+  while (!seen.above.empty() && *seen.above.begin() == seen.contiguous + 1) {
+    ++seen.contiguous;
+    seen.above.erase(seen.above.begin());
+  }
 }
 
 // A delivery keeps the messageId of the request that caused it (§2), so type, sender, room and
@@ -616,14 +630,19 @@ bool client_core::seen_before(const decoded_delivery& delivery) {
     return false;
   }
   key.append(frame_.type()).append(1, '\n').append(frame_.header().message_id);
+  return !remember_delivery(std::move(key));
+}
+
+// False when the key was already remembered.
+bool client_core::remember_delivery(std::string key) {
   const auto [it, inserted] = delivered_.insert(std::move(key));
-  if (!inserted) return true;
+  if (!inserted) return false;
   delivered_order_.push_back(&*it);
   if (delivered_order_.size() > options_.delivery_memory) {
     delivered_.erase(delivered_.find(*delivered_order_.front()));
     delivered_order_.pop_front();
   }
-  return false;
+  return true;
 }
 
 void client_core::handle_ack() {
@@ -644,6 +663,13 @@ void client_core::handle_ack() {
   // without this a rejoin would ask for them again.
   if (r.kind == request_kind::other && env.payload.seq && !env.payload.room_id.empty()) {
     note_seq(env.payload.room_id, *env.payload.seq);
+    // A rejoin may still replay it (its seq can lie past a hole): as a delivery it would be
+    // this client's own message coming back, so it counts as one already had.
+    if (options_.delivery_memory != 0) {
+      remember_delivery(env.payload.sender_id + '\n' + env.payload.room_id +
+                        std::string(protocol::chat_delivery::type) + '\n' +
+                        env.payload.message_id);
+    }
   }
   if (r.kind == request_kind::rejoin && r.since && env.payload.recovered &&
       !*env.payload.recovered) {
@@ -659,11 +685,16 @@ void client_core::handle_ack() {
 // replay has arrived by now, before the acknowledgement.
 void client_core::history_gap(const request& rejoin) {
   const auto seen = last_seq_.find(rejoin.room);
-  if (seen != last_seq_.end() && seen->second <= *rejoin.since) {
-    // Nothing newer was replayed, so the room most likely started again and since points past
-    // its end: count from its beginning, or every later rejoin would report a gap again and
-    // miss what the new room said.
-    seen->second = 0;
+  if (seen != last_seq_.end()) {
+    if (seen->second.highest() <= *rejoin.since) {
+      // Nothing newer was replayed, so the room most likely started again and since points
+      // past its end: count from its beginning, or every later rejoin would report a gap again
+      // and miss what the new room said.
+      seen->second = seen_seqs{};
+    } else {
+      // What the history had is here; the holes below it will never be filled.
+      seen->second = seen_seqs{seen->second.highest(), {}};
+    }
   }
   if (on_history_gap_) defer([h = on_history_gap_, room = rejoin.room] { h(room); });
 }

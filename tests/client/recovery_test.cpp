@@ -68,7 +68,7 @@ const proto::envelope<proto::join_room>& rejoin_of(
 
 }  // namespace
 
-TEST_CASE("a rejoin carries since: the highest seq seen in the room") {
+TEST_CASE("a rejoin carries since: the last seq seen with none missing before it") {
   client_test t;
   t.connect_and_open();
   join(t, {"lobby", "quiet"});
@@ -301,4 +301,50 @@ TEST_CASE("a delivery reaches its handler whether or not the core decoded it fir
     CHECK(invalid ==
           std::vector<std::string>{"/payload/seq must be between 1 and 9007199254740991"});
   }
+}
+
+TEST_CASE("since stops before a hole: an acknowledgement may overtake a queued delivery") {
+  client_test t;
+  std::vector<std::string> seen;
+  t.core.on<proto::chat_delivery>([&](const proto::envelope<proto::chat_delivery>& m) {
+    seen.push_back(m.payload.sender_id + " " + std::to_string(m.payload.seq));
+  });
+  t.connect_and_open();
+  join(t, {"lobby"});
+  t.receive(chat("bob", "lobby", "b-5", 5));
+  proto::chat_message mine;
+  mine.room_id = "lobby";
+  mine.content = "hi";
+  auto h = t.core.send(mine);
+  // The server acknowledged this client's message (seq 7) before it wrote bob's seq 6, and the
+  // connection dropped in between.
+  proto::envelope<proto::message_received> ack;
+  ack.payload.message_id = h.message_id();
+  ack.payload.room_id = "lobby";
+  ack.payload.sender_id = "alice";
+  ack.payload.seq = 7;
+  ack.message_id = "s-1";
+  t.receive(ack);
+  REQUIRE(h.ready());
+  const auto joins = reconnect(t);
+  CHECK(rejoin_of(joins, "lobby").payload.since == 5);
+
+  // The replay brings 6, and this client's own 7, which it does not pass on as a delivery.
+  t.receive(chat("bob", "lobby", "b-6", 6));
+  t.receive(chat("alice", "lobby", h.message_id(), 7));
+  ack_join(t, rejoin_of(joins, "lobby").message_id, "lobby", true);
+  CHECK(seen == std::vector<std::string>{"bob 5", "bob 6"});
+  CHECK(rejoin_of(reconnect(t), "lobby").payload.since == 7);
+}
+
+TEST_CASE("a hole that never fills (a shed message) stops holding since back") {
+  client_test t;
+  t.connect_and_open();
+  join(t, {"lobby"});
+  t.receive(chat("bob", "lobby", "b-1", 1));
+  // seq 2 was a priority-4 message shed under back-pressure: it never comes.
+  for (int seq = 3; seq <= 300; ++seq) {
+    t.receive(chat("bob", "lobby", "b-" + std::to_string(seq), seq));
+  }
+  CHECK(rejoin_of(reconnect(t), "lobby").payload.since == 300);
 }

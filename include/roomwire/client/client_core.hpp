@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -54,7 +55,8 @@ struct client_core_options {
   // restarted between a request and its acknowledgement has lost its dedup memory (§6) and
   // delivers the resent request a second time. 0: every delivery is passed on.
   std::size_t delivery_memory = 4096;
-  // Rejoin after a reconnect with "since": the highest seq seen in the room, so that the server
+  // Rejoin after a reconnect with "since": the last seq seen in the room with none missing
+  // before it (a room's seqs have no holes), so that the server
   // replays what the room received meanwhile (§6 recovery); on_history_gap reports a room whose
   // history no longer reached back that far. Off: rejoins carry no since.
   bool recover_history = true;
@@ -211,6 +213,7 @@ class client_core {
   bool decode_delivery(decoded_delivery& out);
   void note_seq(const std::string& room, std::int64_t seq);
   bool seen_before(const decoded_delivery& delivery);
+  bool remember_delivery(std::string key);
   void defer(std::function<void()> call) { callbacks_.push_back(std::move(call)); }
   std::vector<std::string> intended_rooms() const;
 
@@ -242,9 +245,17 @@ class client_core {
 
   std::unordered_set<std::string> delivered_;       // keys of the last deliveries, at most
   std::deque<const std::string*> delivered_order_;  // delivery_memory, oldest first
-  // The highest seq seen per room (recover_history): from deliveries, and from the
-  // acknowledgements of this client's own messages, which are never delivered back to it.
-  std::unordered_map<std::string, std::int64_t> last_seq_;
+  // What was seen of a room's seqs (recover_history), from deliveries and from the
+  // acknowledgements of this client's own messages (never delivered back to it). A room's seqs
+  // have no holes, so a rejoin asks from the last seq before the first hole: an acknowledgement
+  // (or a more urgent message) can overtake a delivery still queued when the connection drops,
+  // and the highest seq seen would skip it.
+  struct seen_seqs {
+    std::int64_t contiguous = 0;   // every seq up to this one was seen
+    std::set<std::int64_t> above;  // seen, past a hole (at most max_seq_holes of them)
+    std::int64_t highest() const { return above.empty() ? contiguous : *above.rbegin(); }
+  };
+  std::unordered_map<std::string, seen_seqs> last_seq_;
 
   protocol::inbound_frame frame_;
   std::map<std::string, binder, std::less<>> handlers_;
