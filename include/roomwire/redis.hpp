@@ -15,8 +15,9 @@
 // sequence and its history, expiring history_ttl_ms after its last message), dedup:… (the
 // dedup memory of chat and of every remembered request), tasks (a hash of task records),
 // presence:<user> and alive:<node> (which node has sessions of a user, and which nodes are
-// alive), deferred:<user> (taskAssigns waiting for an offline user) and health (each node's
-// counters). Every node subscribes to the channel `prefix:bus`, on which chat deliveries,
+// alive), deferred:<user> (taskAssigns waiting for an offline user), health (each node's
+// counters) and epoch (a random value that tells a reconnecting node whether Redis lost its
+// data). Every node subscribes to the channel `prefix:bus`, on which chat deliveries,
 // replays, task and dedup updates and host pushes travel.
 //
 // Threading: the broker does its Redis I/O on `io` (any number of threads may run it). It calls
@@ -28,7 +29,11 @@
 // While Redis is unreachable the broker reports itself unavailable (the hub's health is
 // `degraded`): chat commits and recoveries are refused, and what nodes would share (host pushes,
 // taskAssigns for offline users, dedup entries) is not shared; tasks stored meanwhile and the
-// node's presence are written once it is back.
+// node's presence are written once it is back. Room chat that the bus published while this node
+// was not subscribed is caught up then: for each room it delivered chat of in the last
+// min(history_ttl_ms / 2, 1 h), the broker delivers the history after the last seq it delivered,
+// then the room's live messages, each seq once and in order (a warning with the count when the
+// history no longer reaches back).
 
 #include <cstdint>
 #include <functional>

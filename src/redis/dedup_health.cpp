@@ -57,6 +57,7 @@ void redis_broker::remember(std::string_view user_id, std::string_view message_i
 void redis_broker::expire(std::int64_t now_ms) {
   now_ms_ = now_ms;
   dedup_.expire(now_ms);
+  forget_idle_rooms();
 }
 
 // ---- health -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,12 @@ constexpr std::int64_t setup_timeout_ms = 5000;
 // a few seconds after it stopped (its presence entries then no longer count).
 constexpr std::int64_t alive_ttl_ms = 5000;
 constexpr std::int64_t alive_interval_ms = 1000;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 bool is_error(const redisReply* r) { return r == nullptr || r->type == REDIS_REPLY_ERROR; }
 
@@ -116,6 +123,20 @@ void redis_broker::load_state(std::uint64_t link) {
     sent = run({"HDEL", key("presence", user), opt_.node_id}, step("HDEL presence"));
   }
   departed_.clear();
+  // The epoch key lives as long as Redis keeps its data: a value other than the last one read
+  // means that rooms' seqs started again (on_epoch()). SET NX keeps the first node's value.
+  sent = sent &&
+         run({"SET", key("epoch"),
+              opt_.node_id + "-" + std::to_string(wall_ms()) + "-" + std::to_string(link), "NX"},
+             step("SET epoch"));
+  sent = sent && run({"GET", key("epoch")}, bind([link](redis_broker& self, const redisReply* r) {
+                       if (link != self.link_ || self.phase_ != phase::connecting) return;
+                       if (r == nullptr || r->type != REDIS_REPLY_STRING) {
+                         self.link_failed(link, "GET epoch: " + reply_error(r));
+                         return;
+                       }
+                       self.on_epoch(std::string_view(r->str, r->len));
+                     }));
   state_sent_ = true;
   sent = sent && run({"SET", alive_prefix_ + opt_.node_id, "1", "PX", std::to_string(alive_ttl_ms)},
                      bind([link](redis_broker& self, const redisReply* r) {
@@ -167,6 +188,8 @@ void redis_broker::link_ready(std::uint64_t link) {
   setup_timer_.cancel(ignored);
   backoff_ms_ = opt_.reconnect_min_ms;
   log("redis: connected to " + where_.describe() + " as node " + opt_.node_id);
+  // Asked for before the hub hears of it: what the bus lost while this node was away.
+  catch_up();
   after(alive_timer_, alive_interval_ms, &redis_broker::refresh_alive);
 
   // Tasks stored while unavailable, and taskAssigns kept for users who connected meanwhile.
@@ -192,6 +215,8 @@ void redis_broker::link_failed(std::uint64_t link, std::string_view why) {
   // close() from inside one of the command connection's reply callbacks is safe: hiredis only
   // marks the context and frees it once that callback has returned. Commits still waiting for
   // their reply are answered `unavailable` by it.
+  // Whatever is published from now until the catch-up replay arrives is lost or held.
+  fall_behind();
   const std::shared_ptr<connection> command = std::move(command_);
   const std::shared_ptr<connection> subscriber = std::move(subscriber_);
   if (command) command->close();

@@ -8,8 +8,9 @@
 //
 //   M  chat delivery (commit script): origin node, origin session, priority, room, sender,
 //      messageId, timestamp, seq, dedup flag ("1": the client chose the messageId), frame text
-//   R  replay (recover script): node, token, complete ("1"/"0"), count, then count history
-//      entries
+//   R  replay (recover script): node, token, complete ("1"/"0"), the first entry's seq (the
+//      room's last seq + 1 when there is none), the room's last seq, count, then count history
+//      entries (seqs first, first + 1, …)
 //   P  host push (publish): origin node, priority, type, room, user 1, user 2, frame text
 //   T  task record: origin node, then the fields of encode_task()
 //   D  dedup entry: origin node, user, messageId, then the fields of a kept acknowledgement

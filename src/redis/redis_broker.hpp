@@ -4,7 +4,7 @@
 // across src/redis/:
 //   broker.cpp        make_broker, attach/detach, command helpers
 //   link.cpp          the two connections: connect, set up, lose, reconnect; availability
-//   bus.cpp           records arriving on the bus channel
+//   bus.cpp           records arriving on the bus channel; catching rooms up after an outage
 //   rooms.cpp         chat commits, recovery, host pushes
 //   tasks.cpp         the task replica, presence, deferred taskAssigns
 //   dedup_health.cpp  the dedup replica, cluster health figures
@@ -140,6 +140,49 @@ class redis_broker final : public core::broker, public std::enable_shared_from_t
   bool on_task_record(field_reader& in);
   bool on_dedup_record(field_reader& in);
 
+  // ---- catch-up (bus.cpp) ----------------------------------------------------------------
+  // A room's chat reaches this node only on the bus, which loses whatever is published while
+  // the subscriber is not subscribed. So the broker remembers, per room, the last seq it
+  // delivered; after an outage it asks for the history after it and holds the room's live
+  // records until that replay has been delivered.
+  struct held_chat {
+    std::int64_t seq = 0;
+    core::session_id except = 0;
+    core::frame_ptr f;
+  };
+  struct room_seen {
+    std::int64_t last = 0;     // the highest seq delivered from the bus
+    std::int64_t used_ms = 0;  // steady time of the last record (for forgetting idle rooms)
+    bool behind = false;       // the link was lost since: live records wait in `held`
+    std::uint64_t token = 0;   // the catch-up asked for on the current link (0: none yet)
+    std::vector<held_chat> held;
+    // This node's commits (seq → sending session) whose M record it has not delivered yet:
+    // a replay of one must still skip its sender.
+    std::map<std::int64_t, core::session_id> own;
+  };
+  struct catch_up_request {
+    std::string room;
+    std::int64_t since = 0;
+  };
+  // Delivers a chat record unless its seq was delivered already.
+  void deliver_chat(std::string_view room, room_seen& seen, std::int64_t seq,
+                    core::session_id except, const core::frame_ptr& f);
+  // The link is lost: every room falls behind.
+  void fall_behind();
+  // The epoch key's value as read on connecting (a new one: Redis lost its data).
+  void on_epoch(std::string_view epoch);
+  // The link is ready: asks for every room's replay.
+  void catch_up();
+  void caught_up(std::uint64_t token, std::int64_t from, std::int64_t last,
+                 std::vector<core::frame_ptr> frames);
+  // Ends a room's catch-up (its replay delivered, or failed): delivers what was held.
+  void release_held(std::string_view room, room_seen& seen);
+  // A commit of this node was accepted with this seq.
+  void own_commit(std::string_view room, std::int64_t seq, core::session_id origin);
+  // Called from expire(): drops rooms idle for forget_after_ms() (at most once a minute).
+  void forget_idle_rooms();
+  std::int64_t forget_after_ms() const;
+
   // ---- rooms (rooms.cpp) -----------------------------------------------------------------
   // The commit script's reply, as the hub's answer.
   core::commit_result committed(const redisReply* r, protocol::message_received ack);
@@ -185,6 +228,12 @@ class redis_broker final : public core::broker, public std::enable_shared_from_t
   // Recoveries waiting for their R record, by token.
   std::uint64_t next_token_ = 0;
   std::unordered_map<std::uint64_t, recover_done> recoveries_;
+
+  // What this node delivered of each room, and the catch-ups on their way (by token).
+  std::unordered_map<std::string, room_seen> seen_;
+  std::unordered_map<std::uint64_t, catch_up_request> catch_ups_;
+  std::int64_t next_forget_ms_ = 0;
+  std::string epoch_;  // as read on the last link ("" before the first)
 
   // Replicas of shared state, kept current by the bus.
   std::unordered_map<std::string, core::task_info> tasks_;

@@ -72,11 +72,14 @@ bool redis_broker::commit_chat(const core::chat_commit& c, commit_done done) {
   ack.room_id.assign(c.room_id);
   ack.sender_id.assign(c.user_id);
   ack.timestamp = c.timestamp;
-  auto on_reply = bind([ack = std::move(ack), done, dedup](redis_broker& self,
-                                                           const redisReply* r) mutable {
+  auto on_reply = bind([ack = std::move(ack), done, dedup, origin = c.origin](
+                           redis_broker& self, const redisReply* r) mutable {
     const core::commit_result result = self.committed(r, std::move(ack));
     if (dedup && result.what != core::commit_result::outcome::unavailable) {
       self.dedup_.remember(result.ack.sender_id, result.ack.message_id, result.ack, self.now_ms_);
+    }
+    if (result.what == core::commit_result::outcome::accepted && result.ack.seq) {
+      self.own_commit(result.ack.room_id, *result.ack.seq, origin);
     }
     done(result);
   });
@@ -135,9 +138,13 @@ void redis_broker::recover(std::string_view room_id, std::int64_t since, recover
     failed.unavailable = true;
     waiting(std::move(failed));
   });
-  std::vector<std::string> args = {key("seq", room_id),   key("hist", room_id),
-                                   std::to_string(since), opt_.node_id,
-                                   std::to_string(token), channel_};
+  std::vector<std::string> args = {key("seq", room_id),
+                                   key("hist", room_id),
+                                   std::to_string(since),
+                                   opt_.node_id,
+                                   std::to_string(token),
+                                   channel_,
+                                   "0"};
   if (!eval(script::recover, 2, std::move(args), on_reply)) on_reply(nullptr);
 }
 

@@ -49,22 +49,30 @@ return {1, seq}
 
 // The history after `since`, published on the bus (an R record) so that it reaches the asking
 // node in order with the room's live deliveries. The history holds seqs (last - #held, last].
-// KEYS: seq:<room>, hist:<room>.  ARGV: 1 since, 2 node, 3 token, 4 bus channel.
+// The record also says which seq its first entry has (last + 1 when it has none) and the room's
+// last seq, so that a node catching up knows each entry's seq and how many the history lacks.
+// With ARGV 5 = "1" (a catch-up), a `since` beyond the room's last seq means that the room
+// started again (its keys expired, or Redis lost them): its whole history is then new.
+// KEYS: seq:<room>, hist:<room>.  ARGV: 1 since, 2 node, 3 token, 4 bus channel, 5 restart flag.
 inline constexpr std::string_view recover_lua = R"lua(
 local function field(s) return #s .. ':' .. s end
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 local since = tonumber(ARGV[1])
+if ARGV[5] == '1' and since > last then since = 0 end
 local complete = '0'
 local entries = {}
+local from = last + 1
 if since <= last then
   local held = redis.call('LRANGE', KEYS[2], 0, -1)
   local first = last - #held + 1
   if since + 1 >= first then complete = '1' end
-  for i = math.max(since + 1, first) - first + 1, #held do
+  from = math.max(since + 1, first)
+  for i = from - first + 1, #held do
     entries[#entries + 1] = field(held[i])
   end
 end
 redis.call('PUBLISH', ARGV[4], 'R' .. field(ARGV[2]) .. field(ARGV[3]) .. field(complete) ..
+  field(string.format('%d', from)) .. field(string.format('%d', last)) ..
   field(tostring(#entries)) .. table.concat(entries))
 return #entries
 )lua";

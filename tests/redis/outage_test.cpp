@@ -21,7 +21,7 @@ TEST_CASE("losing Redis makes every node unavailable until it is back", "[redis]
   run_until(
       io, [&] { return a.available() && b.available(); }, "both nodes available");
   REQUIRE(commit_and_wait(io, *a.broker, chat{}).what == outcome::accepted);
-  // (What is still in flight when the link fails is lost with it.)
+  // (Redis is killed without persistence: what is still in flight dies with its data.)
   run_until(
       io, [&] { return b.seqs().size() == 1; }, "the delivery on B");
 
