@@ -66,6 +66,23 @@ const proto::envelope<proto::join_room>& rejoin_of(
   return joins.front();
 }
 
+// alice sends a chat message to `room`; the server acknowledges it with `seq`.
+rw::send_handle send_acknowledged(client_test& t, const std::string& room, std::int64_t seq) {
+  proto::chat_message mine;
+  mine.room_id = room;
+  mine.content = "hi";
+  auto h = t.core.send(mine);
+  proto::envelope<proto::message_received> ack;
+  ack.payload.message_id = h.message_id();
+  ack.payload.room_id = room;
+  ack.payload.sender_id = "alice";
+  ack.payload.seq = seq;
+  ack.message_id = "s-" + std::to_string(seq);
+  t.receive(ack);
+  REQUIRE(h.ready());
+  return h;
+}
+
 }  // namespace
 
 TEST_CASE("a rejoin carries since: the last seq seen with none missing before it") {
@@ -119,18 +136,7 @@ TEST_CASE("the seq of the client's own acknowledged message counts as seen") {
   t.connect_and_open();
   join(t, {"lobby"});
   t.receive(chat("bob", "lobby", "b-1", 6));
-  proto::chat_message mine;
-  mine.room_id = "lobby";
-  mine.content = "hi";
-  auto h = t.core.send(mine);
-  proto::envelope<proto::message_received> ack;
-  ack.payload.message_id = h.message_id();
-  ack.payload.room_id = "lobby";
-  ack.payload.sender_id = "alice";
-  ack.payload.seq = 7;
-  ack.message_id = "s-1";
-  t.receive(ack);
-  REQUIRE(h.ready());
+  const auto h = send_acknowledged(t, "lobby", 7);
   // It is never delivered back to this session: without the ack the rejoin would ask for it.
   CHECK(reconnect(t)[0].payload.since == 7);
 }
@@ -312,20 +318,9 @@ TEST_CASE("since stops before a hole: an acknowledgement may overtake a queued d
   t.connect_and_open();
   join(t, {"lobby"});
   t.receive(chat("bob", "lobby", "b-5", 5));
-  proto::chat_message mine;
-  mine.room_id = "lobby";
-  mine.content = "hi";
-  auto h = t.core.send(mine);
   // The server acknowledged this client's message (seq 7) before it wrote bob's seq 6, and the
   // connection dropped in between.
-  proto::envelope<proto::message_received> ack;
-  ack.payload.message_id = h.message_id();
-  ack.payload.room_id = "lobby";
-  ack.payload.sender_id = "alice";
-  ack.payload.seq = 7;
-  ack.message_id = "s-1";
-  t.receive(ack);
-  REQUIRE(h.ready());
+  const auto h = send_acknowledged(t, "lobby", 7);
   const auto joins = reconnect(t);
   CHECK(rejoin_of(joins, "lobby").payload.since == 5);
 

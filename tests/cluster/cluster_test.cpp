@@ -136,6 +136,17 @@ tally settle(std::vector<std::unique_ptr<member>>& members) {
   return t;
 }
 
+// `n` members u0, u1, … connected to the nodes in turn.
+std::vector<std::unique_ptr<member>> spread_over(const std::vector<server_node*>& nodes, int n) {
+  std::vector<std::unique_ptr<member>> members;
+  for (int i = 0; i < n; ++i) {
+    members.push_back(std::make_unique<member>("u" + std::to_string(i)));
+    members.back()->c.connect(nodes[static_cast<std::size_t>(i) % nodes.size()]->url(),
+                              members.back()->user);
+  }
+  return members;
+}
+
 void join_all(std::vector<std::unique_ptr<member>>& members) {
   for (auto& m : members) {
     const auto r = m->c.join(room).wait_for(20s);
@@ -167,11 +178,7 @@ TEST_CASE("cluster: 30 clients over three nodes get every message once, in seq o
   server_node c(redis.url(), "c");
   const std::vector<server_node*> nodes{&a, &b, &c};
 
-  std::vector<std::unique_ptr<member>> members;
-  for (int i = 0; i < 30; ++i) {
-    members.push_back(std::make_unique<member>("u" + std::to_string(i)));
-    members.back()->c.connect(nodes[static_cast<std::size_t>(i) % 3]->url(), members.back()->user);
-  }
+  auto members = spread_over(nodes, 30);
   join_all(members);
   chatter(members, 10, 20ms, [] {});
   const tally t = settle(members);
@@ -230,11 +237,7 @@ TEST_CASE("cluster: Redis restarted under load - degraded, refused clearly, then
   server_node b(redis.url(), "b");
   server_node c(redis.url(), "c");
   const std::vector<server_node*> nodes{&a, &b, &c};
-  std::vector<std::unique_ptr<member>> members;
-  for (int i = 0; i < 30; ++i) {
-    members.push_back(std::make_unique<member>("u" + std::to_string(i)));
-    members.back()->c.connect(nodes[static_cast<std::size_t>(i) % 3]->url(), members.back()->user);
-  }
+  auto members = spread_over(nodes, 30);
   join_all(members);
 
   chatter(members, 6, 20ms, [&] {
