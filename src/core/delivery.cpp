@@ -119,6 +119,14 @@ void hub::state::deliver(const audience& to, const frame_ptr& f) {
 
 void hub::state::availability_changed(bool available) {
   broker_available = available;
+  if (available && !waiting_joins.empty()) {
+    std::vector<waiting_join> again;
+    again.swap(waiting_joins);
+    for (auto& w : again) {
+      --in_flight;
+      start_recovery(std::move(w));
+    }
+  }
   if (status == protocol::health_status::draining) return;
   set_status(available ? protocol::health_status::ok : protocol::health_status::degraded);
 }

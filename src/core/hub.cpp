@@ -89,6 +89,16 @@ session_id hub::open(core::identity who) {
 void hub::receive(session_id session, std::string_view text) {
   state::session* s = state_->find_session(session);
   if (s == nullptr || s->stage != state::phase::open) return;
+  if (s->joining > 0) {
+    // Behind a join waiting for its history; bounded like the session's outbound queue.
+    if (s->held_bytes + text.size() > state_->opt.queue_hard_bytes) {
+      state_->close_session(*s, protocol::close_code::policy_violation, "too much sent while joining");
+      return;
+    }
+    s->held_bytes += text.size();
+    s->held.emplace_back(text);
+    return;
+  }
   state_->receive(*s, text);
 }
 
@@ -123,6 +133,25 @@ void hub::closed(session_id session, protocol::close_code code) {
 void hub::tick() {
   state& st = *state_;
   const std::int64_t now = st.clk.steady_ms();
+  if (!st.waiting_joins.empty()) {
+    // Joins that waited join_wait_ms for the broker's service go ahead without the history.
+    std::vector<state::waiting_join> due;
+    auto& waiting = st.waiting_joins;
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (st.draining || now - it->p.now >= state::join_wait_ms) {
+        due.push_back(std::move(*it));
+        it = waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& w : due) {
+      --st.in_flight;
+      recovery none;
+      none.unavailable = true;
+      st.finish_join(std::move(w), std::move(none), false);
+    }
+  }
   if (st.opt.health_interval_ms > 0 && now >= st.next_health_at) {
     st.periodic_health();
     st.next_health_at += st.opt.health_interval_ms;
@@ -159,6 +188,7 @@ std::int64_t hub::next_deadline_ms() const {
   std::int64_t next = st.next_expire_at;
   if (st.opt.health_interval_ms > 0) next = std::min(next, st.next_health_at);
   if (st.draining) next = std::min(next, st.drain_deadline);
+  for (const auto& w : st.waiting_joins) next = std::min(next, w.p.now + state::join_wait_ms);
   for (const auto& p : st.flush_deadlines) next = std::min(next, p.first);
   return next;
 }

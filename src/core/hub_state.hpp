@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +76,11 @@ struct hub::state final : broker::listener {
     phase stage = phase::open;
     protocol::close_code pending_close = protocol::close_code::normal;
     std::uint64_t mark = 0;  // fan-out stamp: reached once per delivery
+    // Joins with "since" waiting for their history: the session's later frames wait behind
+    // them, so that a message sent right after a rejoin finds the session a member.
+    int joining = 0;
+    std::deque<std::string> held;
+    std::size_t held_bytes = 0;
   };
 
   // The request being dispatched.
@@ -179,7 +185,18 @@ struct hub::state final : broker::listener {
   void on_chat(session& s);
   void commit_chat(session& s, const frame& delivery);
   void finish_chat(session_id id, const pending& p, const commit_result& r);
-  void finish_join(session_id id, const std::string& room_id, const pending& p, recovery r);
+  // A join with since whose history could not be read because the broker's service was
+  // unreachable waits (at most join_wait_ms) for it to come back, then asks again.
+  struct waiting_join {
+    session_id id = 0;
+    std::string room_id;
+    std::int64_t since = 0;
+    pending p;
+  };
+  static constexpr std::int64_t join_wait_ms = 5000;
+  void start_recovery(waiting_join w);
+  void finish_join(waiting_join w, recovery r, bool may_wait);
+  void release_held(session& s);
   void on_assign(session& s);
   void on_update(session& s);
   void on_health(session& s);
@@ -230,7 +247,8 @@ struct hub::state final : broker::listener {
   bool draining = false;
   std::int64_t drain_deadline = 0;
   bool broker_available = true;  // a shared broker's service is reachable
-  std::size_t in_flight = 0;  // requests waiting for the broker (their answer is not queued yet)
+  std::size_t in_flight = 0;
+  std::vector<waiting_join> waiting_joins;  // requests waiting for the broker (their answer is not queued yet)
   std::vector<std::pair<std::int64_t, session_id>> flush_deadlines;
 
   std::string id_prefix;

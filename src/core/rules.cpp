@@ -96,12 +96,8 @@ void hub::state::on_join(session& s) {
     // traffic, so the member gets neither a gap nor a message twice.
     req.answered = true;
     s.invalid_in_row = 0;
-    ++in_flight;
-    brk->recover(room_id, *env.payload.since,
-                 [this, id = s.id, room = room_id, p = pending_request()](recovery rec) {
-                   --in_flight;
-                   finish_join(id, room, p, std::move(rec));
-                 });
+    ++s.joining;
+    start_recovery(waiting_join{s.id, room_id, *env.payload.since, pending_request()});
     return;
   }
   if (r == nullptr) r = &create_room(room_id, false);
@@ -109,20 +105,51 @@ void hub::state::on_join(session& s) {
   ack(room_id, std::nullopt);
 }
 
-void hub::state::finish_join(session_id id, const std::string& room_id, const pending& p,
-                             recovery rec) {
-  session* s = find_session(id);
-  if (s != nullptr && s->stage == phase::open) {
-    room* r = find_room(room_id);
-    if (r == nullptr) r = &create_room(room_id, false);
-    if (!is_member(*s, *r)) {
-      add_member(*s, *r);
-      for (const frame_ptr& f : rec.frames) enqueue(*s, f);
-    }
-    acknowledge(*s, p.message_id, p.client_id, p.priority, p.accepted_at, p.now, room_id,
-                std::nullopt, rec.complete && !rec.unavailable);
+void hub::state::start_recovery(waiting_join w) {
+  ++in_flight;
+  const std::string room_id = w.room_id;
+  const std::int64_t since = w.since;
+  brk->recover(room_id, since, [this, w = std::move(w)](recovery rec) mutable {
+    --in_flight;
+    finish_join(std::move(w), std::move(rec), true);
+  });
+}
+
+void hub::state::finish_join(waiting_join w, recovery rec, bool may_wait) {
+  session* s = find_session(w.id);
+  if (s == nullptr || s->stage != phase::open) {
+    finish_drain_if_flushed();
+    return;
   }
+  if (rec.unavailable && may_wait && !draining && clk.steady_ms() - w.p.now < join_wait_ms) {
+    // A node that just started, or lost Redis a moment ago: joining without the history would
+    // lose what the client missed. Ask again when the service is back (availability_changed).
+    ++in_flight;
+    waiting_joins.push_back(std::move(w));
+    return;
+  }
+  room* r = find_room(w.room_id);
+  if (r == nullptr) r = &create_room(w.room_id, false);
+  if (!is_member(*s, *r)) {
+    add_member(*s, *r);
+    for (const frame_ptr& f : rec.frames) enqueue(*s, f);
+  }
+  acknowledge(*s, w.p.message_id, w.p.client_id, w.p.priority, w.p.accepted_at, w.p.now,
+              w.room_id, std::nullopt, rec.complete && !rec.unavailable);
+  --s->joining;
+  release_held(*s);
   finish_drain_if_flushed();
+}
+
+// The frames that arrived while the session's joins were waiting, in order, until another
+// join with since makes the rest wait again.
+void hub::state::release_held(session& s) {
+  while (s.joining == 0 && !s.held.empty() && s.stage == phase::open) {
+    std::string text = std::move(s.held.front());
+    s.held.pop_front();
+    s.held_bytes -= text.size();
+    receive(s, text);
+  }
 }
 
 void hub::state::on_leave(session& s) {

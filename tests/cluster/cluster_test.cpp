@@ -218,8 +218,10 @@ TEST_CASE("cluster: a node killed mid-stream - its clients move to the others, n
   join_all(members);
   chatter(members, 12, 25ms, [&] { b.stop(SIGKILL); });
   const tally t = settle(members);
+  // A message is refused (with an error) only while its session had no node reaching Redis;
+  // nearly all are acknowledged.
   CHECK(t.acknowledged + t.refused == 360);
-  CHECK(t.acknowledged >= 300);
+  CHECK(t.acknowledged >= 324);
   CHECK(t.lost == 0);
   CHECK(t.duplicated == 0);
   CHECK(t.reordered == 0);
@@ -284,7 +286,10 @@ TEST_CASE("a server killed (SIGKILL) and restarted: acknowledged messages arrive
     node = std::make_unique<server_node>(redis.url(), "solo", port);
   });
   const tally t = settle(members);
-  CHECK(t.acknowledged == 300);  // every send is answered once the server is back
+  // Every send is answered once the server is back: acknowledged, or refused with an error
+  // while the restarted node was still connecting to Redis.
+  CHECK(t.acknowledged + t.refused == 300);
+  CHECK(t.acknowledged >= 270);
   CHECK(t.lost == 0);
   CHECK(t.duplicated == 0);
   CHECK(t.reordered == 0);

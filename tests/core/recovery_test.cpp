@@ -389,7 +389,7 @@ TEST_CASE("shared broker: a join with since adds the member when the history arr
   CHECK(seqs_of(t.pop_all(bob)) == std::vector<std::int64_t>{6});
 }
 
-TEST_CASE("shared broker: recovery that cannot reach the service joins without a replay") {
+TEST_CASE("shared broker: recovery waits for the service, then joins without a replay") {
   auto b = std::make_shared<held_broker>();
   hub_test t(unlimited(), {}, b);
   const auto bob = t.open("bob");
@@ -397,8 +397,52 @@ TEST_CASE("shared broker: recovery that cannot reach the service joins without a
   core::recovery rec;
   rec.unavailable = true;
   b->recover_next(std::move(rec));
+  t.expect_nothing(bob);  // it waits for the service to come back
+  t.clock.advance(4999);
+  t.hub->tick();
+  t.expect_nothing(bob);
+  t.clock.advance(1);
+  t.hub->tick();
   CHECK(expect_ack(t.pop_one(bob), "j1").recovered == false);
   CHECK(t.hub->metrics().rooms == 1);
+}
+
+TEST_CASE("shared broker: a recovery refused for an outage is asked again when it ends") {
+  auto b = std::make_shared<held_broker>();
+  hub_test t(unlimited(), {}, b);
+  const auto alice = t.member("alice", "lobby");
+  const auto bob = t.open("bob");
+  b->hub_->availability_changed(false);
+  t.pop_all(alice);
+  t.pop_all(bob);
+  t.send(bob, join_since("lobby", 4, "j1"));
+  core::recovery rec;
+  rec.unavailable = true;
+  b->recover_next(std::move(rec));
+  REQUIRE(b->recoveries.size() == 1);
+  b->hub_->availability_changed(true);
+  t.pop_all(bob);  // the status notice
+  REQUIRE(b->recoveries.size() == 2);
+  core::recovery full;
+  full.complete = true;
+  b->recover_next(std::move(full));
+  CHECK(expect_ack(t.pop_one(bob), "j1").recovered == true);
+}
+
+TEST_CASE("shared broker: what a session sends behind a join with since waits for the join") {
+  auto b = std::make_shared<held_broker>();
+  hub_test t(unlimited(), {}, b);
+  const auto bob = t.open("bob");
+  t.send(bob, join_since("lobby", 4, "j1"));
+  t.send(bob, chat_req("lobby", "right after the rejoin", "c1"));
+  CHECK(b->commits.empty());  // not refused as "not a member": held
+  core::recovery rec;
+  rec.complete = true;
+  b->recover_next(std::move(rec));
+  CHECK(expect_ack(t.pop_one(bob), "j1").recovered == true);
+  REQUIRE(b->commits.size() == 1);
+  b->accept_next(5);
+  CHECK(expect_ack(t.pop_one(bob), "c1").seq == 5);
 }
 
 TEST_CASE("shared broker: presence follows a user's first and last session on the node") {
