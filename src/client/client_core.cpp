@@ -544,7 +544,7 @@ void client_core::received(std::uint64_t connection, std::string_view text) {
     return;
   }
   decoded_delivery delivery;
-  if (decode_delivery(delivery) && seen_before(delivery)) return;
+  if (decode_delivery(delivery) && (own_unanswered(delivery) || seen_before(delivery))) return;
   // The typed handler first, then the completion of the request it answers: whoever waits on a
   // handle sees the answer only after its handler ran.
   const auto handler = handlers_.find(frame_.type());
@@ -633,6 +633,19 @@ bool client_core::seen_before(const decoded_delivery& delivery) {
   return !remember_delivery(std::move(key));
 }
 
+// A rejoin's replay can carry a message this client sent whose acknowledgement was lost with
+// the connection (it is resent, and answered as a repeat). It is the client's own message, not
+// a delivery: the server never sends a session its own messages back (§5).
+bool client_core::own_unanswered(const decoded_delivery& delivery) const {
+  const auto* chat = std::get_if<protocol::envelope<protocol::chat_delivery>>(&delivery);
+  if (chat == nullptr || chat->message_id.empty()) return false;
+  const auto id = by_id_.find(chat->message_id);
+  if (id == by_id_.end()) return false;
+  const auto it = requests_.find(id->second);
+  return it != requests_.end() && it->second.kind == request_kind::chat &&
+         it->second.room == chat->payload.room_id;
+}
+
 // False when the key was already remembered.
 bool client_core::remember_delivery(std::string key) {
   const auto [it, inserted] = delivered_.insert(std::move(key));
@@ -661,7 +674,8 @@ void client_core::handle_ack() {
   }
   // The client's own messages are acknowledged with their seq but never delivered back to it:
   // without this a rejoin would ask for them again.
-  if (r.kind == request_kind::other && env.payload.seq && !env.payload.room_id.empty()) {
+  if ((r.kind == request_kind::chat || r.kind == request_kind::other) && env.payload.seq &&
+      !env.payload.room_id.empty()) {
     note_seq(env.payload.room_id, *env.payload.seq);
     // A rejoin may still replay it (its seq can lie past a hole): as a delivery it would be
     // this client's own message coming back, so it counts as one already had.

@@ -332,6 +332,36 @@ TEST_CASE("since stops before a hole: an acknowledgement may overtake a queued d
   CHECK(rejoin_of(reconnect(t), "lobby").payload.since == 7);
 }
 
+TEST_CASE("a replay of the client's own unanswered message is not a delivery") {
+  client_test t;
+  std::vector<std::string> seen;
+  t.core.on<proto::chat_delivery>([&](const proto::envelope<proto::chat_delivery>& m) {
+    seen.push_back(m.payload.sender_id + " " + std::to_string(m.payload.seq));
+  });
+  t.connect_and_open();
+  join(t, {"lobby"});
+  t.receive(chat("bob", "lobby", "b-5", 5));
+  // The server sequenced this client's message as 6, and the connection dropped before its
+  // acknowledgement was written; bob's 7 got through.
+  proto::chat_message mine;
+  mine.room_id = "lobby";
+  mine.content = "hi";
+  const auto h = t.core.send(mine);
+  t.receive(chat("bob", "lobby", "b-7", 7));
+  const auto joins = reconnect(t);
+  CHECK(rejoin_of(joins, "lobby").payload.since == 5);
+
+  // The replay brings it back (6) ahead of the answer to its resend: it is this client's own
+  // message, so no handler sees it, and nothing arrives out of order.
+  t.receive(chat("alice", "lobby", h.message_id(), 6));
+  t.receive(chat("bob", "lobby", "b-7", 7));
+  ack_join(t, rejoin_of(joins, "lobby").message_id, "lobby", true);
+  CHECK(seen == std::vector<std::string>{"bob 5", "bob 7"});
+  CHECK_FALSE(h.ready());
+  CHECK(rejoin_of(reconnect(t), "lobby").payload.since == 7);
+
+}
+
 TEST_CASE("a hole that never fills (a shed message) stops holding since back") {
   client_test t;
   t.connect_and_open();

@@ -161,14 +161,14 @@ class client_core {
   const client_core_options& options() const noexcept { return options_; }
 
  private:
-  enum class request_kind { other, join, leave, rejoin };
+  enum class request_kind { other, chat, join, leave, rejoin };
 
   struct request {
     std::string message_id;
     std::string text;  // the encoded envelope, resent as is
     protocol::priority priority = protocol::priority::normal;
     request_kind kind = request_kind::other;
-    std::string room;                   // join, leave, rejoin
+    std::string room;                   // chat, join, leave, rejoin
     std::optional<std::int64_t> since;  // rejoin: the "since" it carries
     std::int64_t timeout_ms = 0;
     bool sent = false;          // written on the current connection
@@ -213,6 +213,7 @@ class client_core {
   bool decode_delivery(decoded_delivery& out);
   void note_seq(const std::string& room, std::int64_t seq);
   bool seen_before(const decoded_delivery& delivery);
+  bool own_unanswered(const decoded_delivery& delivery) const;
   bool remember_delivery(std::string key);
   void defer(std::function<void()> call) { callbacks_.push_back(std::move(call)); }
   std::vector<std::string> intended_rooms() const;
@@ -290,6 +291,9 @@ send_handle client_core::send(T payload, send_options options) {
     room = payload.room_id;
   } else if constexpr (std::is_same_v<T, protocol::leave_room>) {
     kind = request_kind::leave;
+    room = payload.room_id;
+  } else if constexpr (std::is_same_v<T, protocol::chat_message>) {
+    kind = request_kind::chat;
     room = payload.room_id;
   }
   env.payload = std::move(payload);
