@@ -668,6 +668,13 @@ void client_core::handle_ack() {
   const request& r = it->second;
   const auto room = std::find(rooms_.begin(), rooms_.end(), r.room);
   if (r.kind == request_kind::join && room == rooms_.end()) rooms_.push_back(r.room);
+  if ((r.kind == request_kind::join || r.kind == request_kind::rejoin) && env.payload.seq &&
+      options_.recover_history &&
+      std::find(rooms_.begin(), rooms_.end(), r.room) != rooms_.end()) {
+    // The room's last seq when the session became a member: what follows is what a rejoin
+    // asks for, even when nothing arrives before the connection drops.
+    last_seq_.try_emplace(r.room, seen_seqs{*env.payload.seq, {}});
+  }
   if (r.kind == request_kind::leave) {
     if (room != rooms_.end()) rooms_.erase(room);
     last_seq_.erase(r.room);

@@ -190,7 +190,7 @@ struct hub::state final : broker::listener {
   struct waiting_join {
     session_id id = 0;
     std::string room_id;
-    std::int64_t since = 0;
+    std::optional<std::int64_t> since;  // none: a plain join, which only learns the last seq
     pending p;
   };
   static constexpr std::int64_t join_wait_ms = 5000;

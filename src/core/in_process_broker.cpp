@@ -47,6 +47,7 @@ void in_process_broker::recover(std::string_view room_id, std::int64_t since, re
   probe_.assign(room_id);
   const auto it = seqs_.find(probe_);
   const std::int64_t last = it == seqs_.end() ? 0 : it->second.seq;
+  r.last_seq = last;
   if (since > last) {  // the room restarted since the client saw it: its seqs are not the same
     r.complete = false;
   } else {

@@ -90,25 +90,22 @@ void hub::state::on_join(session& s) {
   if (!may_join(s, room_id)) {
     return refuse(protocol::error_code::permission_denied, "not allowed to join this room");
   }
-  if (env.payload.since && !(r != nullptr && is_member(s, *r))) {
-    // §6 recovery. The member is added only once the history is in hand (finish_join), in the
-    // same turn as its replay: a shared broker hands the history over in order with the live
-    // traffic, so the member gets neither a gap nor a message twice.
-    req.answered = true;
-    s.invalid_in_row = 0;
-    ++s.joining;
-    start_recovery(waiting_join{s.id, room_id, *env.payload.since, pending_request()});
-    return;
-  }
-  if (r == nullptr) r = &create_room(room_id, false);
-  if (!is_member(s, *r)) add_member(s, *r);  // joining again is accepted
-  ack(room_id, std::nullopt);
+  if (r != nullptr && is_member(s, *r)) return ack(room_id, std::nullopt);  // joining again
+  // The member is added once the broker has answered (finish_join), in the same turn as its
+  // replay (§6 recovery, with since): a shared broker answers in order with the live traffic,
+  // so the member gets neither a gap nor a message twice. A plain join learns the room's last
+  // seq the same way, and its acknowledgement carries it: a client that sees nothing before its
+  // connection drops can still rejoin with since.
+  req.answered = true;
+  s.invalid_in_row = 0;
+  ++s.joining;
+  start_recovery(waiting_join{s.id, room_id, env.payload.since, pending_request()});
 }
 
 void hub::state::start_recovery(waiting_join w) {
   ++in_flight;
   const std::string room_id = w.room_id;
-  const std::int64_t since = w.since;
+  const std::int64_t since = w.since.value_or(broker::no_replay);
   brk->recover(room_id, since, [this, w = std::move(w)](recovery rec) mutable {
     --in_flight;
     finish_join(std::move(w), std::move(rec), true);
@@ -121,7 +118,8 @@ void hub::state::finish_join(waiting_join w, recovery rec, bool may_wait) {
     finish_drain_if_flushed();
     return;
   }
-  if (rec.unavailable && may_wait && !draining && clk.steady_ms() - w.p.now < join_wait_ms) {
+  if (rec.unavailable && w.since && may_wait && !draining &&
+      clk.steady_ms() - w.p.now < join_wait_ms) {
     // A node that just started, or lost Redis a moment ago: joining without the history would
     // lose what the client missed. Ask again when the service is back (availability_changed).
     ++in_flight;
@@ -134,8 +132,14 @@ void hub::state::finish_join(waiting_join w, recovery rec, bool may_wait) {
     add_member(*s, *r);
     for (const frame_ptr& f : rec.frames) enqueue(*s, f);
   }
+  // Without the broker's answer a plain join goes ahead at once (local members are served while
+  // Redis is down), with no seq to report.
+  std::optional<std::int64_t> seq;
+  if (!rec.unavailable) seq = rec.last_seq;
+  std::optional<bool> recovered;
+  if (w.since) recovered = rec.complete && !rec.unavailable;
   acknowledge(*s, w.p.message_id, w.p.client_id, w.p.priority, w.p.accepted_at, w.p.now,
-              w.room_id, std::nullopt, rec.complete && !rec.unavailable);
+              w.room_id, seq, recovered);
   --s->joining;
   release_held(*s);
   finish_drain_if_flushed();

@@ -122,6 +122,7 @@ bool redis_broker::on_replay_record(field_reader& in) {
   if (!in.ok()) return false;
   core::recovery r;
   r.complete = complete;
+  r.last_seq = last;
   for (std::uint64_t i = 0; i < count && in.ok(); ++i) {
     const std::string_view entry = in.text();
     if (entry.empty() || entry.front() < '0' || entry.front() >= '0' + protocol::priority_count) {

@@ -103,7 +103,7 @@ TEST_CASE("a rejoin carries since: the last seq seen with none missing before it
   }
 }
 
-TEST_CASE("no since on a rejoin when no message of the room was seen") {
+TEST_CASE("no since on a rejoin when no message of the room was seen, nor its seq told") {
   client_test t;
   t.connect_and_open();
   join(t, {"lobby"});
@@ -119,6 +119,27 @@ TEST_CASE("no since on a rejoin when no message of the room was seen") {
   const auto later = reconnect(t);
   REQUIRE(later.size() == 2);
   CHECK_FALSE(rejoin_of(later, "elsewhere").payload.since);
+}
+
+TEST_CASE("nothing seen before the drop: the rejoin asks from the seq the join was told") {
+  client_test t;
+  t.connect_and_open();
+  auto h = t.core.send(proto::join_room{"lobby", {}});
+  // A server that says the room's last seq when the session became a member (here 41).
+  proto::envelope<proto::message_received> ack;
+  ack.payload.message_id = h.message_id();
+  ack.payload.room_id = "lobby";
+  ack.payload.sender_id = "alice";
+  ack.payload.seq = 41;
+  ack.message_id = "s-j";
+  t.receive(ack);
+  REQUIRE(h.ready());
+  const auto joins = reconnect(t);
+  REQUIRE(joins.size() == 1);
+  CHECK(joins[0].payload.since == 41);
+  // What arrives after it counts as usual.
+  t.receive(chat("bob", "lobby", "b-42", 42));
+  CHECK(reconnect(t)[0].payload.since == 42);
 }
 
 TEST_CASE("since does not depend on the dedup memory") {

@@ -15,10 +15,25 @@ TEST_CASE("an accepted request gets exactly one messageReceived") {
   CHECK(ack.room_id == "lobby");
   CHECK(ack.sender_id == "alice");
   CHECK(ack.timestamp == t.clock.wall_ms());
-  CHECK_FALSE(ack.seq.has_value());
+  CHECK(ack.seq == 0);  // the room's last seq when alice became a member: none yet
   CHECK(r.timestamp == t.clock.wall_ms());
   CHECK(r.priority == proto::priority::high);
-  CHECK(r.frame->text.find("\"seq\"") == std::string::npos);
+}
+
+TEST_CASE("a join's acknowledgement carries the room's last seq; joining again does not") {
+  hub_test t;
+  const auto a = t.open("alice");
+  const auto b = t.open("bob");
+  t.send(a, join_req("lobby", "j-1"));
+  t.send(a, chat_req("lobby", "one", "m-1"));
+  t.send(a, chat_req("lobby", "two", "m-2"));
+  t.pop_all(a);
+  t.send(b, join_req("lobby", "j-2"));
+  CHECK(expect_ack(t.pop_one(b), "j-2").seq == 2);
+  t.send(b, join_req("lobby", "j-3"));
+  const received again = t.pop_one(b);
+  CHECK_FALSE(expect_ack(again, "j-3").seq.has_value());
+  CHECK(again.frame->text.find("\"seq\"") == std::string::npos);
 }
 
 TEST_CASE("answers carry priority min(request priority, 2)") {

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,7 @@ struct recovery {
   std::vector<frame_ptr> frames;  // seq order; each a complete `message` delivery
   bool complete = false;          // the history reached back to since + 1
   bool unavailable = false;       // the backing service could not be reached
+  std::int64_t last_seq = 0;      // the room's last seq when the history was read (0: none yet)
 };
 
 class broker {
@@ -124,7 +126,9 @@ class broker {
   // The room's history after `since`, for a session joining with "since". `done` gets the
   // frames; a shared broker calls it later, ordered with listener::deliver() (everything
   // published after the history was read reaches the hub after `done`). The hub adds the member
-  // inside `done`, so that it gets neither a gap nor a message twice.
+  // inside `done`, so that it gets neither a gap nor a message twice. A join without "since"
+  // asks with since = no_replay: no frames, only last_seq, ordered the same way.
+  static constexpr std::int64_t no_replay = std::numeric_limits<std::int64_t>::max();
   using recover_done = std::function<void(recovery)>;
   virtual void recover(std::string_view room_id, std::int64_t since, recover_done done) = 0;
 
