@@ -117,6 +117,8 @@ const char* usage() {
          "  [--allow-origin ORIGIN]  accept browser handshakes only from ORIGIN (repeatable)\n"
          "  [--max-connections N]    refuse handshakes past N open connections (HTTP 503)\n"
          "  [--handshake-timeout-ms N]  drop a connection whose upgrade takes longer (5000)\n"
+         "  [--room-history N]       messages each room keeps for rejoins with since (256;\n"
+         "                           0 keeps none)\n"
          "  [--redis URL]            share rooms and tasks with other nodes through Redis\n"
          "                           (redis://HOST:PORT[/DB])\n"
          "  [--node NAME]            this node's name in the cluster view (default: random)\n"
@@ -224,6 +226,11 @@ bool parse(const std::vector<std::string>& args, command_line& out, std::string&
       if (!value(v)) return false;
       if (!parse_integer<std::size_t>(v, 1, SIZE_MAX, o.hub.queue_soft_bytes)) {
         return bad(v, "a byte count >= 1");
+      }
+    } else if (flag == "--room-history") {
+      if (!value(v)) return false;
+      if (!parse_integer<std::size_t>(v, 0, 1000000, o.hub.room_history)) {
+        return bad(v, "a message count from 0 to 1000000");
       }
     } else if (flag == "--queue-hard-bytes") {
       if (!value(v)) return false;

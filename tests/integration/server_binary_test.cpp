@@ -93,6 +93,7 @@ TEST_CASE("roomwire-server: a bad flag or an unreadable file is one line on stde
       {"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
       {"--queue-soft-bytes", "100", "--queue-hard-bytes", "10"},
       {"--handshake-timeout-ms", "0"},
+      {"--room-history", "-1"},
   };
   for (const auto& args : cases) {
     std::vector<std::string> argv = {server_exe};
