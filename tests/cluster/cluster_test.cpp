@@ -45,9 +45,13 @@ rw::client_options reconnecting() {
 struct member {
   explicit member(std::string name) : user(std::move(name)), c(reconnecting()) {
     record_events(c, events);
+    c.on_connected([this] {
+      events.push("connected");
+      ++connections;
+    });
     c.on<proto::chat_delivery>([this](const proto::envelope<proto::chat_delivery>& m) {
       std::lock_guard<std::mutex> lock(mu);
-      delivered.push_back({m.payload.sender_id + "/" + m.message_id, m.payload.seq});
+      delivered.push_back({m.payload.sender_id + "/" + m.message_id, m.payload.seq, connections});
       ++delivered_count;
       changed.notify_all();
     });
@@ -66,6 +70,7 @@ struct member {
   struct delivery {
     std::string key;  // sender/messageId
     std::int64_t seq;
+    int connection;  // 1 for the first connection, 2 after the first reconnection, ...
   };
 
   std::string user;
@@ -74,6 +79,7 @@ struct member {
   std::vector<delivery> delivered;
   std::size_t delivered_count = 0;
   std::vector<rw::send_handle> sent;
+  std::atomic<int> connections{0};  // connections opened so far, for a failure message
   inbox<std::string> events;
   inbox<std::string> health;
   rw::client c;  // last: destroyed first
@@ -85,23 +91,33 @@ struct tally {
   std::size_t lost = 0;
   std::size_t duplicated = 0;
   std::size_t reordered = 0;
+  std::vector<std::string> problems;  // the first lost and reordered ones, for a failure
+
+  std::string describe() const {
+    std::string out;
+    for (const auto& p : problems) out += p + "\n";
+    return out;
+  }
 };
 
 // Waits for every send's answer, then for every member to hold every acknowledged message of
-// the others, and counts.
+// the others (all within one deadline), and counts. What went wrong is kept for the failure
+// message.
 tally settle(std::vector<std::unique_ptr<member>>& members) {
   tally t;
-  std::set<std::string> acked;
+  std::map<std::string, std::int64_t> acked;  // sender/messageId -> seq
   std::map<std::string, std::string> sender_of;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
   for (auto& m : members) {
     for (const auto& h : m->sent) {
-      const auto r = h.wait_for(60s);
+      const auto r = h.wait_for(std::max<std::chrono::steady_clock::duration>(
+          deadline - std::chrono::steady_clock::now(), 0s));
       INFO(m->user << " " << h.message_id());
       REQUIRE(r.has_value());
       if (r->ok()) {
         ++t.acknowledged;
         const std::string key = m->user + "/" + h.message_id();
-        acked.insert(key);
+        acked[key] = r->ack->seq.value_or(0);
         sender_of[key] = m->user;
       } else {
         ++t.refused;
@@ -109,29 +125,69 @@ tally settle(std::vector<std::unique_ptr<member>>& members) {
     }
   }
   for (auto& m : members) {
-    std::size_t expected = 0;
-    for (const auto& key : acked) expected += sender_of[key] != m->user ? 1 : 0;
     std::unique_lock<std::mutex> lock(m->mu);
     // Everything acknowledged has to arrive; wait on the deliveries, bounded.
-    m->changed.wait_for(lock, 60s, [&] {
+    const auto missing = [&] {
       std::set<std::string> have;
       for (const auto& d : m->delivered) have.insert(d.key);
-      for (const auto& key : acked) {
-        if (sender_of[key] != m->user && have.count(key) == 0) return false;
+      std::vector<std::string> out;
+      for (const auto& entry : acked) {
+        if (sender_of[entry.first] != m->user && have.count(entry.first) == 0) {
+          out.push_back(entry.first);
+        }
       }
-      return true;
-    });
+      return out;
+    };
+    m->changed.wait_until(lock, deadline, [&] { return missing().empty(); });
     std::map<std::string, int> seen;
     std::int64_t last = 0;
     for (const auto& d : m->delivered) {
       if (++seen[d.key] > 1) ++t.duplicated;
-      if (d.seq <= last) ++t.reordered;
+      if (d.seq <= last) {
+        ++t.reordered;
+        if (t.problems.size() < 20) {
+          t.problems.push_back(m->user + ": seq " + std::to_string(d.seq) + " (" + d.key +
+                               ") after " + std::to_string(last) + ", on connection " +
+                               std::to_string(d.connection));
+        }
+      }
       last = std::max(last, d.seq);
     }
-    for (const auto& key : acked) {
-      if (sender_of[key] != m->user && seen.count(key) == 0) ++t.lost;
+    const std::vector<std::string> lost = missing();
+    if (!lost.empty()) {
+      // What it got, as seq ranges per connection: "c1 1-19 29-90 | c2 91-360".
+      std::string got = m->user + " got:";
+      int connection = 0;
+      std::int64_t from = -1, to = -1;
+      const auto flush = [&] {
+        if (from >= 0) got += " " + std::to_string(from) + "-" + std::to_string(to);
+      };
+      for (const auto& d : m->delivered) {
+        if (d.connection != connection) {
+          flush();
+          from = -1;
+          connection = d.connection;
+          got += " | c" + std::to_string(connection);
+        }
+        if (from >= 0 && d.seq == to + 1) {
+          to = d.seq;
+          continue;
+        }
+        flush();
+        from = to = d.seq;
+      }
+      flush();
+      if (got.size() > 400) got.resize(400), got += " ...";
+      t.problems.push_back(got);
     }
-    INFO(m->user << " expected " << expected << " delivered " << m->delivered.size());
+    for (const std::string& key : lost) {
+      ++t.lost;
+      if (t.problems.size() < 20) {
+        t.problems.push_back(m->user + ": lost " + key + " (seq " + std::to_string(acked[key]) +
+                             "), " + std::to_string(m->connections) + " connections, last seq " +
+                             std::to_string(last));
+      }
+    }
   }
   return t;
 }
@@ -184,6 +240,7 @@ TEST_CASE("cluster: 30 clients over three nodes get every message once, in seq o
   const tally t = settle(members);
   CHECK(t.acknowledged == 300);
   CHECK(t.refused == 0);
+  INFO(t.describe());
   CHECK(t.lost == 0);
   CHECK(t.duplicated == 0);
   CHECK(t.reordered == 0);
@@ -218,10 +275,12 @@ TEST_CASE("cluster: a node killed mid-stream - its clients move to the others, n
   join_all(members);
   chatter(members, 12, 25ms, [&] { b.stop(SIGKILL); });
   const tally t = settle(members);
+  INFO(a.log() + c.log());
   // A message is refused (with an error) only while its session had no node reaching Redis;
   // nearly all are acknowledged.
   CHECK(t.acknowledged + t.refused == 360);
   CHECK(t.acknowledged >= 324);
+  INFO(t.describe());
   CHECK(t.lost == 0);
   CHECK(t.duplicated == 0);
   CHECK(t.reordered == 0);
@@ -266,6 +325,7 @@ TEST_CASE("cluster: Redis restarted under load - degraded, refused clearly, then
   chatter(members, 6, 20ms, [] {});
   const tally t = settle(members);
   CHECK(t.acknowledged >= 180);  // the second half at least
+  INFO(t.describe());
   CHECK(t.lost == 0);
   CHECK(t.duplicated == 0);
   CHECK(t.reordered == 0);
@@ -290,6 +350,7 @@ TEST_CASE("a server killed (SIGKILL) and restarted: acknowledged messages arrive
   // while the restarted node was still connecting to Redis.
   CHECK(t.acknowledged + t.refused == 300);
   CHECK(t.acknowledged >= 270);
+  INFO(t.describe());
   CHECK(t.lost == 0);
   CHECK(t.duplicated == 0);
   CHECK(t.reordered == 0);

@@ -116,7 +116,12 @@ class server_node {
   void start() {
     proc_ = std::make_unique<chat_process>(
         std::vector<std::string>{ROOMWIRE_SERVER_EXE, "--port", std::to_string(port_), "--redis",
-                                 redis_url_, "--node", name_, "--log-level", "warning"},
+                                 redis_url_, "--node", name_, "--log-level", "warning",
+                                 // The tests send bursts of up to 360 messages. Under a
+                                 // sanitizer a rejoin's replay can wait behind hundreds of
+                                 // commits, and 256 (the default) would not reach back to
+                                 // since (docs/scale-out.md).
+                                 "--room-history", "1024"},
         "roomwire-server " + name_);
     REQUIRE(proc_->started());
     const auto line = proc_->wait_stdout("listening on", 20s);
@@ -133,6 +138,14 @@ class server_node {
     proc_.reset();
   }
   bool running() const { return proc_ != nullptr; }
+  // What the running process logged (warnings and errors), one line each, for a failure message.
+  std::string log() const {
+    std::string out;
+    if (!proc_) return out;
+    for (const auto& line : proc_->stdout_lines()) out += name_ + ": " + line + "\n";
+    for (const auto& line : proc_->stderr_lines()) out += name_ + ": " + line + "\n";
+    return out;
+  }
 
  private:
   std::string redis_url_;
