@@ -83,6 +83,17 @@ rw::send_handle send_acknowledged(client_test& t, const std::string& room, std::
   return h;
 }
 
+// alice in "lobby", where bob's seq 5 was delivered; `seen` collects "sender seq" of every
+// delivery passed to the handler.
+void in_lobby_after_seq_5(client_test& t, std::vector<std::string>& seen) {
+  t.core.on<proto::chat_delivery>([&seen](const proto::envelope<proto::chat_delivery>& m) {
+    seen.push_back(m.payload.sender_id + " " + std::to_string(m.payload.seq));
+  });
+  t.connect_and_open();
+  join(t, {"lobby"});
+  t.receive(chat("bob", "lobby", "b-5", 5));
+}
+
 }  // namespace
 
 TEST_CASE("a rejoin carries since: the last seq seen with none missing before it") {
@@ -333,12 +344,7 @@ TEST_CASE("a delivery reaches its handler whether or not the core decoded it fir
 TEST_CASE("since stops before a hole: an acknowledgement may overtake a queued delivery") {
   client_test t;
   std::vector<std::string> seen;
-  t.core.on<proto::chat_delivery>([&](const proto::envelope<proto::chat_delivery>& m) {
-    seen.push_back(m.payload.sender_id + " " + std::to_string(m.payload.seq));
-  });
-  t.connect_and_open();
-  join(t, {"lobby"});
-  t.receive(chat("bob", "lobby", "b-5", 5));
+  in_lobby_after_seq_5(t, seen);
   // The server acknowledged this client's message (seq 7) before it wrote bob's seq 6, and the
   // connection dropped in between.
   const auto h = send_acknowledged(t, "lobby", 7);
@@ -356,12 +362,7 @@ TEST_CASE("since stops before a hole: an acknowledgement may overtake a queued d
 TEST_CASE("a replay of the client's own unanswered message is not a delivery") {
   client_test t;
   std::vector<std::string> seen;
-  t.core.on<proto::chat_delivery>([&](const proto::envelope<proto::chat_delivery>& m) {
-    seen.push_back(m.payload.sender_id + " " + std::to_string(m.payload.seq));
-  });
-  t.connect_and_open();
-  join(t, {"lobby"});
-  t.receive(chat("bob", "lobby", "b-5", 5));
+  in_lobby_after_seq_5(t, seen);
   // The server sequenced this client's message as 6, and the connection dropped before its
   // acknowledgement was written; bob's 7 got through.
   proto::chat_message mine;
