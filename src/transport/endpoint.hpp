@@ -25,7 +25,10 @@ namespace roomwire::transport {
 
 // The write-side watermark: frames are pulled from the hub only while the connection holds less
 // than this, so that priority order applies to whatever is still in the hub's queue.
-inline constexpr std::size_t send_high_water = 64 * 1024;
+inline constexpr std::size_t send_high_water = 16 * 1024;
+// What an accepted socket may hold unsent in the kernel (TCP_NOTSENT_LOWAT), for the same
+// reason.
+inline constexpr std::size_t unsent_bytes_limit = 16 * 1024;
 // How soon a backed-up connection is pumped again (and its backlog re-reported).
 inline constexpr std::int64_t repump_interval_ms = 5;
 

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -423,9 +424,19 @@ class ws_endpoint final : public endpoint,
           set_cloexec(con->get_raw_socket().native_handle());
           std::error_code ignored;
           con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+          limit_unsent_bytes(con->get_raw_socket().native_handle());
           con->get_strand()->post([con] { con->start(); });
           self->accept_next();
         });
+  }
+
+  // The kernel would take megabytes of a slow reader's frames into its send buffer (it grows
+  // to net.ipv4.tcp_wmem's maximum), where no priority applies: a priority-0 message then
+  // waits behind all of them. With at most unsent_bytes_limit unsent in the kernel the backlog
+  // stays in the hub's queue, which sends the most urgent first (§4) and sheds 3-4 first.
+  static void limit_unsent_bytes(int fd) {
+    const int limit = static_cast<int>(unsent_bytes_limit);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);  // best effort
   }
 
   // The listening socket is created close-on-exec (Asio would not): a child process the host
