@@ -54,8 +54,8 @@ TEST_CASE("golden: a rejoin with since and its recovered acknowledgement (§6)",
   check_golden("joinRoom.since.json", make(rp::join_room{"lobby", 41}, 1764489700000,
                                            "c1f0a3e2-0010", rp::priority::normal));
   check_golden("messageReceived.recovered.json",
-               make(rp::message_received{"c1f0a3e2-0010", "lobby", "alice", 1764489700004,
-                                         std::nullopt, true},
+               make(rp::message_received{"c1f0a3e2-0010", "lobby", "alice", 1764489700004, 57,
+                                         true},
                     1764489700004, "s-7d1e-0007", rp::priority::normal));
 }
 
