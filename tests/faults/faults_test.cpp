@@ -198,8 +198,7 @@ TEST_CASE("graceful stop with 1,000 backed-up sessions: no priority 0-2 message 
       for (auto it = open.begin(); it != open.end();) {
         wire_client& c = *room[static_cast<std::size_t>(it->index)];
         std::set<std::string>& got = got_by_member[static_cast<std::size_t>(it->index)];
-        // What it has ready (a 1 ms wait would round down to none).
-        while (auto text = c.next_text(2ms)) {
+        while (auto text = c.next_text(1ms)) {  // what it has ready
           const auto doc = parse_json(*text);
           if (std::string_view(doc["type"].GetString()) != "message") continue;
           const std::int64_t seq = doc["payload"]["seq"].GetInt64();

@@ -420,6 +420,16 @@ std::optional<ws_frame> wire_client::parse_frame() {
   return f;
 }
 
+namespace {
+
+// Rounded up: a wait of under a millisecond left is still a wait (rounded down, a 1 ms timeout
+// would never read anything).
+millis time_left(clock_type::time_point deadline) {
+  return std::chrono::ceil<millis>(deadline - clock_type::now());
+}
+
+}  // namespace
+
 std::optional<ws_frame> wire_client::next_frame(millis timeout) {
   const auto deadline = clock_type::now() + timeout;
   for (;;) {
@@ -435,7 +445,7 @@ std::optional<std::string> wire_client::next_text(millis timeout) {
   const auto deadline = clock_type::now() + timeout;
   std::string message;
   for (;;) {
-    const auto left = std::chrono::duration_cast<millis>(deadline - clock_type::now());
+    const auto left = time_left(deadline);
     if (left.count() <= 0) return std::nullopt;
     auto f = next_frame(left);
     if (!f) {
@@ -472,7 +482,7 @@ std::optional<std::string> wire_client::next_text(millis timeout) {
 std::optional<std::string> wire_client::next_of_type(std::string_view type, millis timeout) {
   const auto deadline = clock_type::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<millis>(deadline - clock_type::now());
+    const auto left = time_left(deadline);
     if (left.count() <= 0) return std::nullopt;
     auto text = next_text(left);
     if (!text) return std::nullopt;
@@ -488,7 +498,7 @@ std::optional<std::string> wire_client::next_of_type(std::string_view type, mill
 std::optional<close_result> wire_client::wait_close(millis timeout) {
   const auto deadline = clock_type::now() + timeout;
   while (!close_) {
-    const auto left = std::chrono::duration_cast<millis>(deadline - clock_type::now());
+    const auto left = time_left(deadline);
     if (left.count() <= 0) return std::nullopt;
     auto text = next_text(left);
     if (text) {
