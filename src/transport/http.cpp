@@ -50,6 +50,139 @@ http_reply plain(int status, std::string body) {
 
 }  // namespace
 
+std::optional<std::string> request_head::field(std::string_view name) const {
+  std::optional<std::string> value;
+  for (const auto& [n, v] : fields) {
+    if (!iequals(n, name)) continue;
+    if (value) {
+      value->append(", ");
+      value->append(v);
+    } else {
+      value = v;
+    }
+  }
+  return value;
+}
+
+bool request_head::field_has_token(std::string_view name, std::string_view token) const {
+  for (const auto& [n, v] : fields) {
+    if (!iequals(n, name)) continue;
+    std::string_view rest = v;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      if (iequals(trim(rest.substr(0, comma)), token)) return true;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+std::optional<request_head> parse_request_head(std::string_view head) {
+  const auto line_end = [&](std::size_t from) { return head.find("\r\n", from); };
+  request_head r;
+  std::size_t eol = line_end(0);
+  if (eol == std::string_view::npos) return std::nullopt;
+  const std::string_view line = head.substr(0, eol);
+  const auto sp1 = line.find(' ');
+  const auto sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp2 == sp1) return std::nullopt;
+  const std::string_view method = line.substr(0, sp1);
+  const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (method.empty() || target.empty() || target.find(' ') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  for (const char c : method) {
+    if (c < 'A' || c > 'Z') return std::nullopt;
+  }
+  for (const char c : target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return std::nullopt;
+  }
+  if (version.size() != 8 || version.substr(0, 7) != "HTTP/1." || version[7] < '0' ||
+      version[7] > '9') {
+    return std::nullopt;
+  }
+  r.method = std::string(method);
+  r.target = std::string(target);
+  r.minor_version = version[7] - '0';
+  std::size_t at = eol + 2;
+  for (;;) {
+    eol = line_end(at);
+    if (eol == std::string_view::npos) return std::nullopt;
+    if (eol == at) break;  // the empty line
+    const std::string_view field = head.substr(at, eol - at);
+    at = eol + 2;
+    const auto colon = field.find(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    const std::string_view name = field.substr(0, colon);
+    for (const char c : name) {
+      if (c <= 0x20 || c >= 0x7F || c == '(' || c == ')' || c == ',' || c == ';' || c == ':' ||
+          c == '"' || c == '/' || c == '[' || c == ']' || c == '?' || c == '=' || c == '{' ||
+          c == '}' || c == '\\') {
+        return std::nullopt;
+      }
+    }
+    const std::string_view value = trim(field.substr(colon + 1));
+    for (const char c : value) {
+      if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F) return std::nullopt;
+    }
+    r.fields.emplace_back(std::string(name), std::string(value));
+  }
+  return r;
+}
+
+namespace {
+
+const char* reason_phrase(int status) noexcept {
+  switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace
+
+std::string format_response(const http_reply& reply, bool close_connection) {
+  std::string out;
+  out.reserve(160 + reply.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(reply.status);
+  out += ' ';
+  out += reason_phrase(reply.status);
+  out += "\r\nServer: roomwire\r\nContent-Type: ";
+  out += reply.content_type;
+  out += "\r\nContent-Length: ";
+  out += std::to_string(reply.body.size());
+  out += "\r\n";
+  for (const auto& [name, value] : reply.headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (close_connection) out += "Connection: close\r\n";
+  out += "\r\n";
+  out += reply.body;
+  return out;
+}
+
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());

@@ -1,18 +1,774 @@
-// The plain (ws://) websocketpp endpoint: one of the two translation units that include
-// websocketpp.
+// The plain (ws://) endpoint: RFC 6455 written straight on Asio's TCP socket, reactor style.
+// websocketpp is not used here (it still carries wss://, ws_tls.cpp): a connection of its own
+// costs far less memory, and the hot path is ours:
+// - reads go into a per-thread buffer and are parsed there (ws_wire.hpp): an idle connection
+//   holds no read buffer, and a message that arrives whole is handed to the hub without a copy;
+// - every frame the hub pops is framed once (header and payload in one shared string, shared by
+//   every recipient) and a connection's queued frames leave in one gathered non-blocking write;
+// - whatever a read causes for its own connection (an acknowledgement) is written in the same
+//   turn, before the thread goes back to epoll.
+//
+// Threading: each connection runs its handlers on a strand of its own. Its state is touched only
+// there; the core reaches it through request_*(), which post to the strand.
 
-#include "transport/ws_endpoint.hpp"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <websocketpp/config/asio_no_tls.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
 
-ROOMWIRE_GUARD_FRAME_LENGTHS(roomwire::transport::ws_config<websocketpp::config::asio>)
+#include <asio/bind_executor.hpp>
+#include <asio/buffer.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include "transport/endpoint.hpp"
+#include "transport/http.hpp"
+#include "transport/ws_wire.hpp"
 
 namespace roomwire::transport {
 
+namespace {
+
+using tcp = asio::ip::tcp;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+using shared_bytes = std::shared_ptr<const std::string>;
+
+constexpr std::int64_t close_handshake_ms = 5000;
+constexpr std::size_t read_chunk = 64 * 1024;
+constexpr int reads_per_turn = 4;      // then other connections get their turn
+constexpr int pump_rounds_per_turn = 16;
+constexpr int accepts_per_turn = 64;
+
+// The read buffer of the thread: connections parse in it and keep only what is unfinished.
+char* thread_read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[read_chunk]);
+  return buffer.get();
+}
+
+std::string remote_of(const tcp::socket& socket) {
+  std::error_code ec;
+  const auto at = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  const auto address = at.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+         std::to_string(at.port());
+}
+
+struct settings {
+  std::size_t max_message_bytes;
+  std::int64_t handshake_timeout_ms;
+  std::int64_t ping_interval_ms;
+  std::int64_t pong_timeout_ms;
+};
+
+class connection final : public link,
+                         public ws::frame_sink,
+                         public std::enable_shared_from_this<connection> {
+ public:
+  connection(tcp::socket socket, strand_type strand, std::weak_ptr<endpoint_host> host,
+             const settings& s)
+      : socket_(std::move(socket)),
+        strand_(std::move(strand)),
+        deadline_(strand_),
+        ping_timer_(strand_),
+        host_(std::move(host)),
+        settings_(s),
+        reader_(s.max_message_bytes) {}
+
+  // On the strand, once.
+  void start() {
+    const int fd = socket_.native_handle();
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // The kernel would take megabytes of a slow reader's frames into its send buffer (it grows
+    // to net.ipv4.tcp_wmem's maximum), where no priority applies: a priority-0 message then
+    // waits behind all of them. With at most unsent_bytes_limit unsent in the kernel the
+    // backlog stays in the hub's queue, which sends the most urgent first (§4).
+    const int limit = static_cast<int>(unsent_bytes_limit);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);  // best effort
+    std::error_code ec;
+    socket_.non_blocking(true, ec);
+    arm_deadline(settings_.handshake_timeout_ms, [](connection& c) {
+      if (c.state_ != state::request && c.state_ != state::answering) return;
+      if (c.state_ == state::request) c.handshake_failed("handshake timed out");
+      c.end(ws::close_abnormal);
+    });
+    wait_readable();
+  }
+
+  // ---- link (thread-safe) -----------------------------------------------------------------
+
+  void request_pump() override {
+    if (pump_requested_.exchange(true)) return;  // a turn or a posted pump will take it
+    if (strand_.running_in_this_thread() && in_turn_) return;  // this turn ends with a pump
+    asio::post(strand_, [self = shared_from_this()] { self->end_turn(); });
+  }
+
+  void request_close(protocol::close_code code, std::string reason) override {
+    asio::post(strand_, [self = shared_from_this(), code, r = std::move(reason)] {
+      self->close_now(static_cast<int>(code), r);
+      self->end_turn();
+    });
+  }
+
+  void request_terminate() override {
+    asio::post(strand_, [self = shared_from_this()] { self->end(self->end_code()); });
+  }
+
+  // ---- link (inside endpoint_host::pump, on the strand) -------------------------------------
+
+  std::size_t buffered() const override { return unsent_; }
+
+  void send(const core::frame& f) override {
+    queue(f.prepared<std::string>([](const std::string& text) {
+      return std::make_shared<const std::string>(ws::encode_frame(ws::text, text));
+    }));
+  }
+
+  // ---- ws::frame_sink (on the strand, inside a read) ----------------------------------------
+
+  void on_message(std::string_view text) override {
+    if (state_ != state::open) return;
+    if (auto host = host_.lock()) host->on_text(session, text);
+  }
+
+  void on_ping(std::string_view payload) override {
+    if (state_ == state::open) queue_control(ws::pong, payload);
+  }
+
+  void on_pong(std::string_view) override {
+    if (!awaiting_pong_) return;
+    awaiting_pong_ = false;
+    if (state_ == state::open) cancel_deadline();
+  }
+
+  void on_close(int code, std::string_view reason) override {
+    peer_closed_ = true;
+    peer_code_ = code;
+    if (state_ == state::open) {
+      // The peer began the close: answer with its code (a close without one with 1000).
+      state_ = state::closing;
+      stop_heartbeat();
+      const int answer = code == ws::close_no_status ? ws::close_normal : code;
+      queue_control(ws::close, ws::close_payload(answer, reason));
+      arm_close_deadline();
+    }
+    // Ours was sent first: the handshake is done once it has left (see flushed()).
+  }
+
+  void on_violation(int code, const char* why) override {
+    if (state_ == state::open) {
+      close_now(code, why);
+      half_close_after_flush_ = true;  // its reader will not send a close frame we could read
+    }
+  }
+
+ private:
+  enum class state : std::uint8_t {
+    request,    // reading the HTTP request
+    answering,  // writing an HTTP answer, then closing
+    open,       // upgraded
+    closing,    // a close frame sent or being answered
+    ended,
+  };
+
+  // ---- turns --------------------------------------------------------------------------------
+
+  void wait_readable() {
+    if (reading_ || state_ == state::ended) return;
+    reading_ = true;
+    socket_.async_wait(tcp::socket::wait_read,
+                       asio::bind_executor(strand_, [self = shared_from_this()](
+                                                        const std::error_code& ec) {
+                         self->reading_ = false;
+                         self->on_readable(ec);
+                       }));
+  }
+
+  void wait_writable() {
+    if (writing_ || state_ == state::ended) return;
+    writing_ = true;
+    socket_.async_wait(tcp::socket::wait_write,
+                       asio::bind_executor(strand_, [self = shared_from_this()](
+                                                        const std::error_code& ec) {
+                         self->writing_ = false;
+                         if (self->state_ == state::ended || ec == asio::error::operation_aborted) {
+                           return;
+                         }
+                         if (ec) {
+                           self->lost(ec);
+                           return;
+                         }
+                         self->end_turn();
+                       }));
+  }
+
+  void on_readable(const std::error_code& ec) {
+    if (state_ == state::ended || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      lost(ec);
+      return;
+    }
+    in_turn_ = true;
+    char* buffer = thread_read_buffer();
+    for (int i = 0; i < reads_per_turn && state_ != state::ended; ++i) {
+      std::error_code read_ec;
+      const std::size_t n = socket_.read_some(asio::buffer(buffer, read_chunk), read_ec);
+      if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) break;
+      if (read_ec) {
+        in_turn_ = false;
+        lost(read_ec);
+        return;
+      }
+      received(buffer, n);
+      if (n < read_chunk) break;
+    }
+    end_turn();
+    wait_readable();
+  }
+
+  // Pumps the hub's frames for this session (when asked, or when it has more) and writes them,
+  // as long as the socket takes them.
+  void end_turn() {
+    if (state_ == state::ended) return;
+    // Pumps asked for meanwhile (an acknowledgement the hub queued for this session) are taken
+    // by this loop rather than posted.
+    in_turn_ = true;
+    bool more = false;
+    for (int round = 0; round < pump_rounds_per_turn; ++round) {
+      if (pump_requested_.exchange(false) || pump_again_) run_pump();
+      if (!flush()) break;  // the socket is full: wait_writable() calls back here
+      more = pump_again_ || pump_requested_.load();
+      if (!more) break;
+    }
+    in_turn_ = false;
+    if (more && state_ != state::ended && !writing_) {
+      // Still more after every round: let other connections have a turn first.
+      pump_requested_ = true;
+      asio::post(strand_, [self = shared_from_this()] { self->end_turn(); });
+    }
+  }
+
+  void run_pump() {
+    pump_again_ = false;
+    if (state_ != state::open) return;
+    if (auto host = host_.lock()) pump_again_ = host->pump(*this);
+  }
+
+  // ---- writing ------------------------------------------------------------------------------
+
+  void queue(shared_bytes bytes) {
+    if (state_ == state::ended || bytes->empty()) return;
+    unsent_ += bytes->size();
+    out_.push_back(std::move(bytes));
+  }
+
+  void queue_control(ws::opcode op, std::string_view payload) {
+    queue(std::make_shared<const std::string>(ws::encode_frame(op, payload)));
+  }
+
+  // Writes what is queued, gathered, without blocking. True when nothing is left.
+  bool flush() {
+    if (state_ == state::ended) return false;
+    if (writing_) return false;
+    thread_local std::vector<asio::const_buffer> gather;
+    while (head_ < out_.size()) {
+      gather.clear();
+      for (std::size_t i = head_; i < out_.size() && gather.size() < 64; ++i) {
+        const std::string& bytes = *out_[i];
+        const std::size_t skip = i == head_ ? offset_ : 0;
+        gather.emplace_back(bytes.data() + skip, bytes.size() - skip);
+      }
+      std::error_code ec;
+      std::size_t n = socket_.write_some(gather, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        wait_writable();
+        return false;
+      }
+      if (ec) {
+        lost(ec);
+        return false;
+      }
+      unsent_ -= n;
+      while (n > 0) {
+        const std::size_t left = out_[head_]->size() - offset_;
+        if (n < left) {
+          offset_ += n;
+          break;
+        }
+        n -= left;
+        out_[head_++].reset();
+        offset_ = 0;
+      }
+    }
+    out_.clear();
+    if (out_.capacity() > 256) out_.shrink_to_fit();
+    head_ = 0;
+    offset_ = 0;
+    flushed();
+    return state_ != state::ended;
+  }
+
+  // Everything queued has left.
+  void flushed() {
+    if (state_ == state::answering) {
+      shut_down();
+      end_quietly();
+    } else if (state_ == state::closing && close_sent_ && peer_closed_) {
+      // The close handshake is complete: the server closes the TCP connection (RFC 6455 §7.1.1).
+      shut_down();
+      end(end_code());
+    } else if (state_ == state::closing && half_close_after_flush_) {
+      half_close_after_flush_ = false;
+      std::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  // ---- the HTTP request ---------------------------------------------------------------------
+
+  void received(char* data, std::size_t n) {
+    switch (state_) {
+      case state::request:
+        request_.append(data, n);
+        read_request();
+        return;
+      case state::open:
+      case state::closing:
+        if (!reader_.stopped()) reader_.consume(data, n, *this);
+        return;
+      default:
+        return;  // an HTTP answer is on its way, or the connection is over
+    }
+  }
+
+  void read_request() {
+    const auto head_end = request_.find("\r\n\r\n");
+    if (head_end == std::string::npos) {
+      if (request_.size() > max_request_head_bytes) {
+        answer(431, "request header fields too large\n", "request head too large");
+      }
+      return;
+    }
+    const std::size_t body_at = head_end + 4;
+    if (body_at > max_request_head_bytes) {
+      answer(431, "request header fields too large\n", "request head too large");
+      return;
+    }
+    auto head = parse_request_head(std::string_view(request_).substr(0, body_at));
+    if (!head) {
+      answer(400, "bad request\n", "malformed request");
+      return;
+    }
+    request_info info;
+    info.method = head->method;
+    info.target = head->target;
+    info.origin = head->field("Origin");
+    info.authorization = head->field("Authorization");
+    info.remote = remote_of(socket_);
+
+    if (!head->field_has_token("Upgrade", "websocket")) {
+      // A plain HTTP request: its body (if any) is read and ignored before the answer.
+      if (head->field("Transfer-Encoding")) {
+        answer(501, "chunked request bodies are not supported\n", "chunked request body");
+        return;
+      }
+      std::size_t length = 0;
+      if (const auto value = head->field("Content-Length")) {
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long parsed = std::strtoull(value->c_str(), &end, 10);
+        if (value->empty() || *end != '\0' || errno != 0 || (*value)[0] == '-') {
+          answer(400, "bad request\n", "malformed Content-Length");
+          return;
+        }
+        if (parsed > max_request_body_bytes) {
+          answer(413, "request body too large\n", "request body too large");
+          return;
+        }
+        length = static_cast<std::size_t>(parsed);
+      }
+      if (request_.size() < body_at + length) return;  // more body to come
+      auto host = host_.lock();
+      if (!host) {
+        answer(503, "shutting down\n", nullptr);
+        return;
+      }
+      http_reply reply = host->on_http(info);
+      send_answer(reply);
+      return;
+    }
+    upgrade(*head, info, body_at);
+  }
+
+  void upgrade(const request_head& head, const request_info& info, std::size_t frames_at) {
+    const auto key = head.field("Sec-WebSocket-Key");
+    if (head.method != "GET" || head.minor_version < 1 || !head.field("Host") ||
+        !head.field_has_token("Connection", "upgrade") || !key || key->empty()) {
+      answer(400, "bad request\n", "invalid WebSocket handshake");
+      return;
+    }
+    if (head.field("Sec-WebSocket-Version") != std::optional<std::string>("13")) {
+      http_reply reply;
+      reply.status = 400;
+      reply.body = "unsupported WebSocket version\n";
+      reply.headers.emplace_back("Sec-WebSocket-Version", "13");
+      send_answer(reply);
+      handshake_failed("unsupported WebSocket version");
+      return;
+    }
+    auto host = host_.lock();
+    if (!host) {
+      answer(503, "shutting down\n", "server is shutting down");
+      return;
+    }
+    upgrade_decision decision = host->on_upgrade(info);
+    if (decision.refuse_status != 0) {
+      http_reply reply;
+      reply.status = decision.refuse_status;
+      reply.body = std::move(decision.body);
+      send_answer(reply);
+      handshake_failed("connection rejected (HTTP " + std::to_string(decision.refuse_status) +
+                       ")");
+      return;
+    }
+    admitted_ = true;
+    queue(std::make_shared<const std::string>(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Accept: " +
+        ws::accept_key(*key) + "\r\nServer: roomwire\r\n\r\n"));
+    // Frames the client sent right behind its request.
+    std::string early = request_.substr(frames_at);
+    std::string().swap(request_);
+    state_ = state::open;
+    cancel_deadline();
+
+    if (!decision.who) {
+      // §1: the upgrade completes, then a 4000 close and nothing else.
+      host->on_rejected(info.remote);
+      close_now(4000, "invalid authentication");
+      return;
+    }
+    session = host->on_open(shared_from_this(), std::move(*decision.who));
+    if (session == 0) {
+      close_now(ws::close_going_away, "server is shutting down");
+      return;
+    }
+    start_heartbeat();
+    if (!early.empty()) reader_.consume(early.data(), early.size(), *this);
+  }
+
+  // An HTTP answer to a request that does not become a session.
+  void answer(int status, std::string body, const char* failure) {
+    http_reply reply;
+    reply.status = status;
+    reply.body = std::move(body);
+    send_answer(reply);
+    if (failure) handshake_failed(failure);
+  }
+
+  void send_answer(const http_reply& reply) {
+    std::string().swap(request_);
+    state_ = state::answering;
+    queue(std::make_shared<const std::string>(format_response(reply, true)));
+  }
+
+  void handshake_failed(const std::string& why) {
+    if (auto host = host_.lock()) host->on_handshake_failed(why, remote_of(socket_));
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  // A close of our own (hub, heartbeat, a broken rule): a close frame behind what is queued; the
+  // TCP connection is dropped if the handshake has not finished 5 s later.
+  void close_now(int code, std::string_view reason) {
+    if (state_ != state::open) return;
+    state_ = state::closing;
+    requested_code_ = code;
+    stop_heartbeat();
+    queue_control(ws::close, ws::close_payload(code, reason));
+    close_sent_ = true;
+    arm_close_deadline();
+  }
+
+  void arm_close_deadline() {
+    close_sent_ = true;
+    arm_deadline(close_handshake_ms, [](connection& c) {
+      if (c.state_ != state::ended) c.end(c.end_code());
+    });
+  }
+
+  // The close code the core is told.
+  int end_code() const noexcept {
+    if (requested_code_ != 0) return requested_code_;
+    if (peer_closed_) return peer_code_ == ws::close_no_status ? ws::close_normal : peer_code_;
+    return ws::close_abnormal;
+  }
+
+  // The TCP connection failed or the peer closed it.
+  void lost(const std::error_code&) {
+    if (state_ == state::request) {
+      handshake_failed("connection closed during the handshake");
+      end_quietly();
+      return;
+    }
+    end(end_code());
+  }
+
+  void shut_down() {
+    std::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // A connection that never became a session.
+  void end_quietly() { end(0); }
+
+  // Exactly once: stops everything and tells the core.
+  void end(int code) {
+    if (state_ == state::ended) return;
+    state_ = state::ended;
+    in_turn_ = false;
+    stop_heartbeat();
+    cancel_deadline();
+    std::error_code ignored;
+    socket_.close(ignored);
+    out_.clear();
+    out_.shrink_to_fit();
+    unsent_ = 0;
+    std::string().swap(request_);
+    auto host = host_.lock();
+    if (host && session != 0) host->on_closed(session, code);
+    if (host && admitted_) host->on_admitted_end();
+    admitted_ = false;
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  // One timer for the deadline of the moment: the handshake, a pong, the close handshake.
+  template <class OnExpiry>
+  void arm_deadline(std::int64_t ms, OnExpiry on_expiry) {
+    const std::uint32_t generation = ++deadline_generation_;
+    if (ms <= 0) {
+      deadline_.cancel();
+      return;
+    }
+    deadline_.expires_after(std::chrono::milliseconds(ms));
+    deadline_.async_wait(
+        asio::bind_executor(strand_, [self = shared_from_this(), generation,
+                                      on_expiry](const std::error_code& ec) {
+          if (ec || self->deadline_generation_ != generation || self->state_ == state::ended) {
+            return;
+          }
+          on_expiry(*self);
+          self->end_turn();
+        }));
+  }
+
+  void cancel_deadline() {
+    ++deadline_generation_;
+    deadline_.cancel();
+  }
+
+  void start_heartbeat() {
+    if (settings_.ping_interval_ms <= 0) return;
+    ping_timer_.expires_after(std::chrono::milliseconds(settings_.ping_interval_ms));
+    ping_timer_.async_wait(
+        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+          if (!ec) self->ping_due();
+        }));
+  }
+
+  void stop_heartbeat() {
+    ping_timer_.cancel();
+    awaiting_pong_ = false;
+  }
+
+  void ping_due() {
+    if (state_ != state::open) return;
+    // The deadline runs from the oldest ping not yet answered (§1).
+    if (!awaiting_pong_ && settings_.pong_timeout_ms > 0) {
+      awaiting_pong_ = true;
+      arm_deadline(settings_.pong_timeout_ms, [](connection& c) {
+        if (c.state_ != state::open || !c.awaiting_pong_) return;
+        if (auto host = c.host_.lock()) {
+          host->log(log_level::debug, "session " + std::to_string(c.session) +
+                                          ": no pong in time, closing with 1001");
+        }
+        c.close_now(ws::close_going_away, "pong timeout");
+      });
+    }
+    queue_control(ws::ping, {});
+    start_heartbeat();
+    end_turn();
+  }
+
+  tcp::socket socket_;
+  strand_type strand_;
+  asio::steady_timer deadline_;
+  asio::steady_timer ping_timer_;
+  std::weak_ptr<endpoint_host> host_;
+  const settings settings_;
+  std::atomic<bool> pump_requested_{false};
+
+  // Strand-only state.
+  std::string request_;  // the HTTP request, until it has been answered
+  ws::frame_reader reader_;
+  std::vector<shared_bytes> out_;  // frames not yet written, from head_, the first at offset_
+  std::size_t head_ = 0;
+  std::size_t offset_ = 0;
+  std::size_t unsent_ = 0;
+  std::uint32_t deadline_generation_ = 0;
+  int requested_code_ = 0;
+  int peer_code_ = 0;
+  state state_ = state::request;
+  bool in_turn_ = false;
+  bool pump_again_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool admitted_ = false;
+  bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool half_close_after_flush_ = false;
+  bool awaiting_pong_ = false;
+};
+
+class plain_endpoint final : public endpoint,
+                             public std::enable_shared_from_this<plain_endpoint> {
+ public:
+  plain_endpoint(asio::io_context& io, const server_options& options,
+                 std::weak_ptr<endpoint_host> host)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        acceptor_(io),
+        retry_timer_(strand_),
+        host_(std::move(host)),
+        settings_{options.max_message_bytes, options.handshake_timeout_ms,
+                  options.ping_interval_ms, options.pong_timeout_ms} {}
+
+  void listen(const tcp::endpoint& at, std::error_code& ec) override {
+    // Created close-on-exec (a child process the host spawns must not keep the port bound) and
+    // non-blocking (connections are taken with accept4 until none is left).
+    const int fd =
+        ::socket(at.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
+    if (fd < 0) {
+      ec = std::error_code(errno, std::system_category());
+      return;
+    }
+    acceptor_.assign(at.protocol(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    protocol_ = at.protocol();
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(at, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) {
+      const auto local = acceptor_.local_endpoint(ec);
+      if (!ec) port_ = local.port();
+    }
+    if (ec) {
+      std::error_code ignored;
+      acceptor_.close(ignored);
+      return;
+    }
+    asio::post(strand_, [self = shared_from_this()] { self->wait_acceptable(); });
+  }
+
+  std::uint16_t port() const noexcept override { return port_; }
+
+  void stop_listening(std::function<void()> done) override {
+    asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+      std::error_code ignored;
+      self->acceptor_.close(ignored);
+      self->retry_timer_.cancel();
+      if (done) done();
+    });
+  }
+
+ private:
+  void wait_acceptable() {
+    if (!acceptor_.is_open()) return;
+    acceptor_.async_wait(
+        tcp::acceptor::wait_read,
+        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+          if (!self->acceptor_.is_open()) return;
+          if (ec) {
+            self->log_warning("accept failed: " + ec.message());
+            self->retry_later();
+            return;
+          }
+          self->accept_ready();
+        }));
+  }
+
+  void accept_ready() {
+    for (int i = 0; i < accepts_per_turn; ++i) {
+      const int fd =
+          ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) {
+        const int e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK) break;
+        if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
+        // Out of descriptors and the like: do not spin.
+        log_warning("accept failed: " + std::error_code(e, std::system_category()).message());
+        retry_later();
+        return;
+      }
+      tcp::socket socket(io_);
+      std::error_code ec;
+      socket.assign(protocol_, fd, ec);
+      if (ec) {
+        ::close(fd);
+        continue;
+      }
+      auto strand = asio::make_strand(io_);
+      auto c = std::make_shared<connection>(std::move(socket), strand, host_, settings_);
+      asio::post(strand, [c] { c->start(); });
+    }
+    wait_acceptable();
+  }
+
+  void retry_later() {
+    retry_timer_.expires_after(std::chrono::milliseconds(100));
+    retry_timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->wait_acceptable();
+    });
+  }
+
+  void log_warning(const std::string& line) {
+    if (auto host = host_.lock()) host->log(log_level::warning, line);
+  }
+
+  asio::io_context& io_;
+  strand_type strand_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::weak_ptr<endpoint_host> host_;
+  const settings settings_;
+  tcp protocol_ = tcp::v4();
+  std::atomic<std::uint16_t> port_{0};
+};
+
+}  // namespace
+
 std::shared_ptr<endpoint> make_plain_endpoint(asio::io_context& io, const server_options& options,
                                               std::weak_ptr<endpoint_host> host) {
-  return std::make_shared<ws_endpoint<ws_config<websocketpp::config::asio>>>(io, options,
-                                                                             std::move(host));
+  return std::make_shared<plain_endpoint>(io, options, std::move(host));
 }
 
 }  // namespace roomwire::transport
