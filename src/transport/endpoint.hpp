@@ -1,8 +1,8 @@
 #pragma once
 
 // The seam between the server core (hub glue: locking, pumping, timers, HTTP routes; no
-// websocketpp) and the websocketpp endpoint (ws_endpoint.hpp, compiled twice: plain and TLS).
-// Keeping websocketpp behind this seam keeps the slow translation units few and stable.
+// websocketpp) and the endpoints: ws:// in ws_plain.cpp (RFC 6455 on Asio directly, frames read
+// by ws_wire.hpp) and wss:// in ws_tls.cpp (websocketpp, ws_endpoint.hpp).
 
 #include <cstddef>
 #include <cstdint>

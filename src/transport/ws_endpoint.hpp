@@ -1,8 +1,8 @@
 #pragma once
 
-// The websocketpp endpoint, generic over a websocketpp config (plain or TLS). Included only by
-// ws_plain.cpp and ws_tls.cpp, each of which instantiates it once: the only translation units
-// that include websocketpp.
+// The websocketpp endpoint, generic over a websocketpp config. Included only by ws_tls.cpp
+// (wss://), the only server translation unit that includes websocketpp; ws:// has a transport of
+// its own (ws_plain.cpp).
 //
 // Threading: websocketpp runs each connection's handlers and timers on that connection's strand.
 // Everything a ws_link keeps (timers, flags) is touched only there; the core reaches a link
