@@ -38,6 +38,7 @@
 
 #include "transport/cloexec.hpp"
 #include "transport/endpoint.hpp"
+#include "transport/listen_socket.hpp"
 
 namespace roomwire::transport {
 
@@ -371,19 +372,8 @@ class ws_endpoint final : public endpoint,
 
   void listen(const asio::ip::tcp::endpoint& at, std::error_code& ec) override {
     install_handlers();
-    open_cloexec(at.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(at, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) {
-      const auto local = acceptor_.local_endpoint(ec);
-      if (!ec) port_ = local.port();
-    }
-    if (ec) {
-      std::error_code ignored;
-      acceptor_.close(ignored);
-      return;
-    }
+    port_ = open_listening(acceptor_, at, 0, ec);
+    if (ec) return;
     asio::post(strand_, [self = this->shared_from_this()] { self->accept_next(); });
   }
 
@@ -422,33 +412,10 @@ class ws_endpoint final : public endpoint,
           // Asio accepts without SOCK_CLOEXEC: mark it at once. (A fork+exec on another thread
           // between the accept and this line could still inherit it; Asio offers no accept4.)
           set_cloexec(con->get_raw_socket().native_handle());
-          std::error_code ignored;
-          con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-          limit_unsent_bytes(con->get_raw_socket().native_handle());
+          set_accepted_options(con->get_raw_socket().native_handle());
           con->get_strand()->post([con] { con->start(); });
           self->accept_next();
         });
-  }
-
-  // The kernel would take megabytes of a slow reader's frames into its send buffer (it grows
-  // to net.ipv4.tcp_wmem's maximum), where no priority applies: a priority-0 message then
-  // waits behind all of them. With at most unsent_bytes_limit unsent in the kernel the backlog
-  // stays in the hub's queue, which sends the most urgent first (§4) and sheds 3-4 first.
-  static void limit_unsent_bytes(int fd) {
-    const int limit = static_cast<int>(unsent_bytes_limit);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);  // best effort
-  }
-
-  // The listening socket is created close-on-exec (Asio would not): a child process the host
-  // spawns must not inherit it, or the port stays bound after the server is gone.
-  void open_cloexec(const asio::ip::tcp& protocol, std::error_code& ec) {
-    const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-    if (fd < 0) {
-      ec = std::error_code(errno, std::system_category());
-      return;
-    }
-    acceptor_.assign(protocol, fd, ec);
-    if (ec) ::close(fd);
   }
 
   void retry_accept_later() {

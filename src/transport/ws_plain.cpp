@@ -37,6 +37,7 @@
 
 #include "transport/endpoint.hpp"
 #include "transport/http.hpp"
+#include "transport/listen_socket.hpp"
 #include "transport/ws_wire.hpp"
 
 namespace roomwire::transport {
@@ -91,15 +92,7 @@ class connection final : public link,
 
   // On the strand, once.
   void start() {
-    const int fd = socket_.native_handle();
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    // The kernel would take megabytes of a slow reader's frames into its send buffer (it grows
-    // to net.ipv4.tcp_wmem's maximum), where no priority applies: a priority-0 message then
-    // waits behind all of them. With at most unsent_bytes_limit unsent in the kernel the
-    // backlog stays in the hub's queue, which sends the most urgent first (§4).
-    const int limit = static_cast<int>(unsent_bytes_limit);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);  // best effort
+    set_accepted_options(socket_.native_handle());
     std::error_code ec;
     socket_.non_blocking(true, ec);
     arm_deadline(settings_.handshake_timeout_ms, [](connection& c) {
@@ -501,10 +494,10 @@ class connection final : public link,
     requested_code_ = code;
     stop_heartbeat();
     queue_control(ws::close, ws::close_payload(code, reason));
-    close_sent_ = true;
     arm_close_deadline();
   }
 
+  // Our close frame is queued: the peer has close_handshake_ms to answer it.
   void arm_close_deadline() {
     close_sent_ = true;
     arm_deadline(close_handshake_ms, [](connection& c) {
@@ -660,32 +653,10 @@ class plain_endpoint final : public endpoint,
                   options.ping_interval_ms, options.pong_timeout_ms} {}
 
   void listen(const tcp::endpoint& at, std::error_code& ec) override {
-    // Created close-on-exec (a child process the host spawns must not keep the port bound) and
-    // non-blocking (connections are taken with accept4 until none is left).
-    const int fd =
-        ::socket(at.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
-    if (fd < 0) {
-      ec = std::error_code(errno, std::system_category());
-      return;
-    }
-    acceptor_.assign(at.protocol(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      return;
-    }
+    // Non-blocking: connections are taken with accept4 until none is left.
+    port_ = open_listening(acceptor_, at, SOCK_NONBLOCK, ec);
+    if (ec) return;
     protocol_ = at.protocol();
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(at, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) {
-      const auto local = acceptor_.local_endpoint(ec);
-      if (!ec) port_ = local.port();
-    }
-    if (ec) {
-      std::error_code ignored;
-      acceptor_.close(ignored);
-      return;
-    }
     asio::post(strand_, [self = shared_from_this()] { self->wait_acceptable(); });
   }
 
