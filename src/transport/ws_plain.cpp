@@ -50,7 +50,7 @@ using shared_bytes = std::shared_ptr<const std::string>;
 
 constexpr std::int64_t close_handshake_ms = 5000;
 constexpr std::size_t read_chunk = 64 * 1024;
-constexpr int reads_per_turn = 4;      // then other connections get their turn
+constexpr int reads_per_turn = 4;  // then other connections get their turn
 constexpr int pump_rounds_per_turn = 16;
 constexpr int accepts_per_turn = 64;
 
@@ -184,30 +184,30 @@ class connection final : public link,
   void wait_readable() {
     if (reading_ || state_ == state::ended) return;
     reading_ = true;
-    socket_.async_wait(tcp::socket::wait_read,
-                       asio::bind_executor(strand_, [self = shared_from_this()](
-                                                        const std::error_code& ec) {
-                         self->reading_ = false;
-                         self->on_readable(ec);
-                       }));
+    socket_.async_wait(
+        tcp::socket::wait_read,
+        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+          self->reading_ = false;
+          self->on_readable(ec);
+        }));
   }
 
   void wait_writable() {
     if (writing_ || state_ == state::ended) return;
     writing_ = true;
-    socket_.async_wait(tcp::socket::wait_write,
-                       asio::bind_executor(strand_, [self = shared_from_this()](
-                                                        const std::error_code& ec) {
-                         self->writing_ = false;
-                         if (self->state_ == state::ended || ec == asio::error::operation_aborted) {
-                           return;
-                         }
-                         if (ec) {
-                           self->lost(ec);
-                           return;
-                         }
-                         self->end_turn();
-                       }));
+    socket_.async_wait(
+        tcp::socket::wait_write,
+        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+          self->writing_ = false;
+          if (self->state_ == state::ended || ec == asio::error::operation_aborted) {
+            return;
+          }
+          if (ec) {
+            self->lost(ec);
+            return;
+          }
+          self->end_turn();
+        }));
   }
 
   void on_readable(const std::error_code& ec) {
@@ -435,8 +435,7 @@ class connection final : public link,
       reply.status = decision.refuse_status;
       reply.body = std::move(decision.body);
       send_answer(reply);
-      handshake_failed("connection rejected (HTTP " + std::to_string(decision.refuse_status) +
-                       ")");
+      handshake_failed("connection rejected (HTTP " + std::to_string(decision.refuse_status) + ")");
       return;
     }
     admitted_ = true;
@@ -453,7 +452,7 @@ class connection final : public link,
     if (!decision.who) {
       // §1: the upgrade completes, then a 4000 close and nothing else.
       host->on_rejected(info.remote);
-      close_now(4000, "invalid authentication");
+      close_now(ws::as_int(protocol::close_code::invalid_authentication), "invalid authentication");
       return;
     }
     session = host->on_open(shared_from_this(), std::move(*decision.who));
@@ -560,9 +559,8 @@ class connection final : public link,
       return;
     }
     deadline_.expires_after(std::chrono::milliseconds(ms));
-    deadline_.async_wait(
-        asio::bind_executor(strand_, [self = shared_from_this(), generation,
-                                      on_expiry](const std::error_code& ec) {
+    deadline_.async_wait(asio::bind_executor(
+        strand_, [self = shared_from_this(), generation, on_expiry](const std::error_code& ec) {
           if (ec || self->deadline_generation_ != generation || self->state_ == state::ended) {
             return;
           }
@@ -639,8 +637,7 @@ class connection final : public link,
   bool awaiting_pong_ = false;
 };
 
-class plain_endpoint final : public endpoint,
-                             public std::enable_shared_from_this<plain_endpoint> {
+class plain_endpoint final : public endpoint, public std::enable_shared_from_this<plain_endpoint> {
  public:
   plain_endpoint(asio::io_context& io, const server_options& options,
                  std::weak_ptr<endpoint_host> host)
@@ -649,8 +646,8 @@ class plain_endpoint final : public endpoint,
         acceptor_(io),
         retry_timer_(strand_),
         host_(std::move(host)),
-        settings_{options.max_message_bytes, options.handshake_timeout_ms,
-                  options.ping_interval_ms, options.pong_timeout_ms} {}
+        settings_{options.max_message_bytes, options.handshake_timeout_ms, options.ping_interval_ms,
+                  options.pong_timeout_ms} {}
 
   void listen(const tcp::endpoint& at, std::error_code& ec) override {
     // Non-blocking: connections are taken with accept4 until none is left.

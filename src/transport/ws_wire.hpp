@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "roomwire/protocol/codes.hpp"
+
 namespace roomwire::transport::ws {
 
 enum opcode : std::uint8_t {
@@ -22,15 +24,17 @@ enum opcode : std::uint8_t {
   pong = 0xA,
 };
 
-// Close codes this layer answers with.
-inline constexpr int close_normal = 1000;
-inline constexpr int close_going_away = 1001;
-inline constexpr int close_protocol_error = 1002;
-inline constexpr int close_unsupported_data = 1003;
-inline constexpr int close_no_status = 1005;
-inline constexpr int close_abnormal = 1006;
-inline constexpr int close_invalid_payload = 1007;
-inline constexpr int close_too_big = 1009;
+// Close codes this layer answers with: the contract's (protocol::close_code) as ints, and the
+// two that never travel in a close frame (RFC 6455 §7.4.1).
+constexpr int as_int(protocol::close_code c) noexcept { return static_cast<int>(c); }
+inline constexpr int close_normal = as_int(protocol::close_code::normal);
+inline constexpr int close_going_away = as_int(protocol::close_code::going_away);
+inline constexpr int close_protocol_error = as_int(protocol::close_code::protocol_error);
+inline constexpr int close_unsupported_data = as_int(protocol::close_code::unsupported_data);
+inline constexpr int close_invalid_payload = as_int(protocol::close_code::invalid_payload);
+inline constexpr int close_too_big = as_int(protocol::close_code::message_too_big);
+inline constexpr int close_no_status = 1005;  // a close frame without a code
+inline constexpr int close_abnormal = 1006;   // the connection ended without a close frame
 
 // Incremental UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing above
 // U+10FFFF), resumable at any byte boundary.
@@ -47,7 +51,7 @@ class utf8_validator {
   }
 
  private:
-  std::uint8_t need_ = 0;  // continuation bytes still to come
+  std::uint8_t need_ = 0;   // continuation bytes still to come
   std::uint8_t lo_ = 0x80;  // allowed range of the next continuation byte
   std::uint8_t hi_ = 0xBF;
 };
