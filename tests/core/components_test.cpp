@@ -1,8 +1,11 @@
 // The hub's parts on their own: ring, outbound_queue, rate_limiter, dedup_store,
 // in_process_broker.
 
+#include <atomic>
 #include <memory>
+#include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -192,4 +195,37 @@ TEST_CASE("frame: the transport's prepared form is made once and shared by every
   CHECK(made == 1);
   CHECK(first == second);  // the same object, not an equal copy
   CHECK(*first == "header+{\"type\":\"message\"}");
+}
+
+TEST_CASE("frame: senders on several threads share the one prepared form") {
+  const auto f = make("{\"type\":\"message\"}", proto::priority::normal);
+  std::atomic<int> made{0};
+  std::atomic<bool> go{false};
+  const auto prepare = [&made](const std::string& text) {
+    made.fetch_add(1);
+    return std::make_shared<const std::string>("header+" + text);
+  };
+  std::vector<std::shared_ptr<const std::string>> seen(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      seen[i] = f->prepared<std::string>(prepare);
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  CHECK(made.load() == 1);
+  for (const auto& s : seen) CHECK(s == seen.front());
+}
+
+TEST_CASE("frame: a prepare that throws leaves the frame to be prepared by the next sender") {
+  const auto f = make("{\"type\":\"message\"}", proto::priority::normal);
+  const auto failing = [](const std::string&) -> std::shared_ptr<const std::string> {
+    throw std::bad_alloc();
+  };
+  CHECK_THROWS_AS(f->prepared<std::string>(failing), std::bad_alloc);
+  const auto made = f->prepared<std::string>(
+      [](const std::string& text) { return std::make_shared<const std::string>("h+" + text); });
+  CHECK(*made == "h+{\"type\":\"message\"}");
 }

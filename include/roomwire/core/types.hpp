@@ -3,12 +3,13 @@
 // Vocabulary of the sans-IO core: sessions, identities, clocks and outbound frames.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "roomwire/protocol/codes.hpp"
@@ -78,14 +79,38 @@ struct frame {
 
   // The transport's prepared form of this frame (e.g. with its WebSocket header), made once on
   // first use by whichever thread sends it first and then shared.
+  // (Not std::call_once: glibc makes a futex syscall on every first call, i.e. once per frame.)
   template <class Prepared, class Make>
   std::shared_ptr<const Prepared> prepared(Make&& make) const {
-    std::call_once(prepared_once_, [&] { prepared_ = std::forward<Make>(make)(text); });
+    if (prepared_state_.load(std::memory_order_acquire) != ready) {
+      make_prepared(std::forward<Make>(make));
+    }
     return std::static_pointer_cast<const Prepared>(prepared_);
   }
 
  private:
-  mutable std::once_flag prepared_once_;
+  enum : std::uint8_t { empty, making, ready };
+
+  template <class Make>
+  void make_prepared(Make&& make) const {
+    for (;;) {
+      std::uint8_t expected = empty;
+      if (prepared_state_.compare_exchange_weak(expected, making, std::memory_order_acquire)) {
+        break;  // this thread makes it
+      }
+      if (expected == ready) return;
+      std::this_thread::yield();  // another thread is making it (a few hundred nanoseconds)
+    }
+    try {
+      prepared_ = std::forward<Make>(make)(text);
+    } catch (...) {
+      prepared_state_.store(empty, std::memory_order_release);  // as call_once: the next tries
+      throw;
+    }
+    prepared_state_.store(ready, std::memory_order_release);
+  }
+
+  mutable std::atomic<std::uint8_t> prepared_state_{empty};
   mutable std::shared_ptr<const void> prepared_;
 };
 
