@@ -62,14 +62,14 @@ if [ $quick = 1 ]; then
   fanout_args="--connections 200 --warmup-s 0.5 --capacity-s 1 --step-s 1 --loads 0.5"
   idle_args="--connections 2000 --settle-s 1"
   ack_args="--connections 200 --rates 2000,10000 --step-s 1"
-  chat_args="--rooms 20 --members 10 --rates 250 --rate-factor 2 --step-s 1 --max-steps 5"
+  chat_args="--rooms 20 --members 10 --rates 250 --rate-factor 2 --step-s 1 --max-steps 5 --refine 1"
   priority_args="--rates 50 --flood-rate 4000 --content-bytes 1024 --slow-kib-per-s 2048 --step-s 1"
   big_args="--connections 20 --content-bytes 65000 --warmup-s 0.5 --capacity-s 1 --step-s 1 --loads 0.5"
 else
   fanout_args="--connections 1000 --warmup-s 1 --capacity-s 3 --step-s 2 --loads 0.25,0.5,0.75"
   idle_args="--connections 10000 --settle-s 2"
   ack_args="--connections 1000 --rates 2500,5000,10000 --step-s 2"
-  chat_args="--rooms 100 --members 10 --rates 250 --rate-factor 1.5 --step-s 2 --max-steps 14"
+  chat_args="--rooms 100 --members 10 --rates 250 --rate-factor 1.5 --step-s 2 --max-steps 14 --refine 2"
   priority_args="--rates 50 --flood-rate 4000 --content-bytes 1024 --slow-kib-per-s 2048 --step-s 3"
   big_args="--connections 100 --content-bytes 65000 --warmup-s 1 --capacity-s 2 --step-s 2 --loads 0.5"
 fi

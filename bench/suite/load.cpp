@@ -178,6 +178,7 @@ struct options {
   std::vector<double> rates{2500, 5000, 10000};  // ack: messages/s; chat: the first step
   double rate_factor = 1.5;     // chat: the next step's rate
   int max_steps = 12;           // chat
+  int refine = 0;               // chat: bisection steps after the grid
   double p99_limit_ms = 50;     // chat
   double settle_s = 2;          // idle
   int content_bytes = 64;
@@ -196,6 +197,7 @@ void usage() {
       "usage: roomwire_bench_load --scenario fanout|chat|ack|idle|priority [--connections N]\n"
       "  [--rooms 100 --members 10] [--window 64] [--warmup-s 1] [--capacity-s 5] [--step-s 5]\n"
       "  [--loads 0.25,0.5] [--rates 2500,5000,10000] [--rate-factor 1.5] [--max-steps 12]\n"
+      "  [--refine 0]  (chat: geometric bisection steps between the last pass and first fail)\n"
       "  [--p99-limit-ms 50] [--settle-s 2] [--content-bytes 64] [--socketio]\n"
       "  [--slow-kib-per-s 2048 --flood-rate 4000]  (priority)\n"
       "  [--nodes K] [--also-measure-pid PID]  (fanout; \"{node}\" in ARGS: the node index)\n"
@@ -229,6 +231,7 @@ bool parse_args(int argc, char** argv, options& o) {
     else if (flag == "--rates") o.rates = parse_list(v);
     else if (flag == "--rate-factor") o.rate_factor = std::atof(v);
     else if (flag == "--max-steps") o.max_steps = std::atoi(v);
+    else if (flag == "--refine") o.refine = std::atoi(v);
     else if (flag == "--p99-limit-ms") o.p99_limit_ms = std::atof(v);
     else if (flag == "--settle-s") o.settle_s = std::atof(v);
     else if (flag == "--content-bytes") o.content_bytes = std::atoi(v);
@@ -1054,6 +1057,7 @@ int main(int argc, char** argv) {
     }
     double rate = o.rates.front();
     double best = 0;
+    double lowest_failed = 0;
     int failed_in_a_row = 0;
     for (int step = 0; step < o.max_steps; ++step, rate *= o.rate_factor) {
       const auto p = gen.open_loop(rate, o.step_s, senders);
@@ -1068,9 +1072,23 @@ int main(int argc, char** argv) {
       if (pass) {
         best = rate;
         failed_in_a_row = 0;
-      } else if (++failed_in_a_row == 2) {
-        break;
+      } else {
+        if (failed_in_a_row == 0 && rate > best) lowest_failed = rate;
+        if (++failed_in_a_row == 2) break;
       }
+    }
+    // A 1.5x grid cannot tell 1.6x from 2.2x: narrow the capacity between the last step that
+    // passed and the step above it that failed, at their geometric midpoint, --refine times.
+    for (int k = 0; k < o.refine && best > 0 && lowest_failed > best; ++k) {
+      const double mid = std::sqrt(best * lowest_failed);
+      const auto p = gen.open_loop(mid, o.step_s, senders);
+      const histogram& h = gen.latencies();
+      print_latency("chat refine", p, h);
+      const bool pass = p.complete && ms(h.quantile(0.99)) < o.p99_limit_ms;
+      csv.row("refine", mid * (o.members - 1), static_cast<double>(p.deliveries) / p.seconds, &h,
+              p.server_cpu / p.seconds, p.client_cpu / p.seconds,
+              1e6 * p.server_cpu / std::max<double>(1, p.sent), 0, pass);
+      (pass ? best : lowest_failed) = mid;
     }
     std::printf("chat capacity at p99 < %.0f ms: %.0f msg/s (%.0f deliveries/s)\n",
                 o.p99_limit_ms, best, best * (o.members - 1));

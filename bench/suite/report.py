@@ -277,8 +277,10 @@ def main():
         w("")
         w("Every member sends in turn; each message goes to the 9 other members and is "
           "acknowledged. The offered rate starts at 250 messages/s and grows 1.5x per step until "
-          "two steps in a row fail (p99 ≥ 50 ms, or not everything delivered); capacity is the "
-          "highest step that passed.")
+          "two steps in a row fail (p99 ≥ 50 ms, or not everything delivered); then two bisection "
+          "steps at the geometric midpoint between the highest step that passed and the failed "
+          "step above it narrow the 1.5x grid. Capacity is the highest rate that passed. The "
+          "curve shows the grid steps only.")
         w("")
         w("| peer | capacity, messages/s | = deliveries/s | roomwire ÷ peer |")
         w("| --- | ---: | ---: | ---: |")
