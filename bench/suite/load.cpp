@@ -1059,14 +1059,19 @@ int main(int argc, char** argv) {
     double best = 0;
     double lowest_failed = 0;
     int failed_in_a_row = 0;
-    for (int step = 0; step < o.max_steps; ++step, rate *= o.rate_factor) {
-      const auto p = gen.open_loop(rate, o.step_s, senders);
+    // One step at `offered` messages/s: its row, and whether p99 stayed under the limit.
+    const auto run_step = [&](const char* phase, double offered) {
+      const auto p = gen.open_loop(offered, o.step_s, senders);
       const histogram& h = gen.latencies();
-      print_latency("chat step", p, h);
+      print_latency(std::strcmp(phase, "step") == 0 ? "chat step" : "chat refine", p, h);
       const bool pass = p.complete && ms(h.quantile(0.99)) < o.p99_limit_ms;
-      csv.row("step", rate * (o.members - 1), static_cast<double>(p.deliveries) / p.seconds, &h,
+      csv.row(phase, offered * (o.members - 1), static_cast<double>(p.deliveries) / p.seconds, &h,
               p.server_cpu / p.seconds, p.client_cpu / p.seconds,
               1e6 * p.server_cpu / std::max<double>(1, p.sent), 0, pass);
+      return pass;
+    };
+    for (int step = 0; step < o.max_steps; ++step, rate *= o.rate_factor) {
+      const bool pass = run_step("step", rate);
       // One failed step may be a scheduling hiccup of this shared machine: stop after two in
       // a row; the capacity is the highest step that passed.
       if (pass) {
@@ -1081,14 +1086,7 @@ int main(int argc, char** argv) {
     // passed and the step above it that failed, at their geometric midpoint, --refine times.
     for (int k = 0; k < o.refine && best > 0 && lowest_failed > best; ++k) {
       const double mid = std::sqrt(best * lowest_failed);
-      const auto p = gen.open_loop(mid, o.step_s, senders);
-      const histogram& h = gen.latencies();
-      print_latency("chat refine", p, h);
-      const bool pass = p.complete && ms(h.quantile(0.99)) < o.p99_limit_ms;
-      csv.row("refine", mid * (o.members - 1), static_cast<double>(p.deliveries) / p.seconds, &h,
-              p.server_cpu / p.seconds, p.client_cpu / p.seconds,
-              1e6 * p.server_cpu / std::max<double>(1, p.sent), 0, pass);
-      (pass ? best : lowest_failed) = mid;
+      (run_step("refine", mid) ? best : lowest_failed) = mid;
     }
     std::printf("chat capacity at p99 < %.0f ms: %.0f msg/s (%.0f deliveries/s)\n",
                 o.p99_limit_ms, best, best * (o.members - 1));
