@@ -2,8 +2,8 @@
 
 // RFC 6455 on the server side, without sockets: the incremental reader of client frames (every
 // check of PROTOCOL.md §5 and RFC 6455 §5-§8 that a frame can fail), UTF-8 validation across
-// fragments, server frame encoding and the handshake's accept key. asio_endpoint.cpp drives it;
-// tests/transport feed it bytes directly.
+// fragments, server frame encoding and the handshake's accept key. ws_plain.cpp drives it;
+// tests/integration/wire_units_test.cpp feeds it bytes directly.
 
 #include <cstddef>
 #include <cstdint>
