@@ -289,7 +289,7 @@ class connection final : public link,
     if (more && state_ != state::ended && !writing_) {
       // Still more after every round: let other connections have a turn first.
       pump_requested_ = true;
-      asio::post(strand_, [self = shared_from_this()] { self->end_turn(); });
+      post_pump();
     }
   }
 
@@ -435,7 +435,7 @@ class connection final : public link,
       if (request_.size() < body_at + length) return;  // more body to come
       auto host = host_.lock();
       if (!host) {
-        answer(503, "shutting down\n", nullptr);
+        answer(503, "shutting down\n", "");  // a plain HTTP request: no handshake failed
         return;
       }
       http_reply reply = host->on_http(info);
@@ -453,12 +453,8 @@ class connection final : public link,
       return;
     }
     if (head.field("Sec-WebSocket-Version") != std::optional<std::string>("13")) {
-      http_reply reply;
-      reply.status = 400;
-      reply.body = "unsupported WebSocket version\n";
-      reply.headers.emplace_back("Sec-WebSocket-Version", "13");
-      send_answer(reply);
-      handshake_failed("unsupported WebSocket version");
+      answer(400, "unsupported WebSocket version\n", "unsupported WebSocket version",
+             {{"Sec-WebSocket-Version", "13"}});
       return;
     }
     auto host = host_.lock();
@@ -468,11 +464,8 @@ class connection final : public link,
     }
     upgrade_decision decision = host->on_upgrade(info);
     if (decision.refuse_status != 0) {
-      http_reply reply;
-      reply.status = decision.refuse_status;
-      reply.body = std::move(decision.body);
-      send_answer(reply);
-      handshake_failed("connection rejected (HTTP " + std::to_string(decision.refuse_status) + ")");
+      answer(decision.refuse_status, std::move(decision.body),
+             "connection rejected (HTTP " + std::to_string(decision.refuse_status) + ")");
       return;
     }
     admitted_ = true;
@@ -501,13 +494,16 @@ class connection final : public link,
     if (!early.empty()) reader_.consume(early.data(), early.size(), *this);
   }
 
-  // An HTTP answer to a request that does not become a session.
-  void answer(int status, std::string body, const char* failure) {
+  // An HTTP answer to a request that does not become a session; a failed handshake (reported to
+  // the host) unless `failure` is empty.
+  void answer(int status, std::string body, const std::string& failure,
+              std::vector<std::pair<std::string, std::string>> headers = {}) {
     http_reply reply;
     reply.status = status;
     reply.body = std::move(body);
+    reply.headers = std::move(headers);
     send_answer(reply);
-    if (failure) handshake_failed(failure);
+    if (!failure.empty()) handshake_failed(failure);
   }
 
   void send_answer(const http_reply& reply) {
