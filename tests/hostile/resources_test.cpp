@@ -318,3 +318,33 @@ TEST_CASE(
   CHECK(frank.connect("/api/ws?token=frank") == 503);
   ROOMWIRE_CHECK_SERVED(by);
 }
+
+TEST_CASE("hostile handshake: an unsupported WebSocket version gets 400 naming version 13") {
+  running_server s(test_options());
+  s.start();
+  socket_set socks;
+  const int fd = tcp_connect(s.at().port);
+  REQUIRE(fd >= 0);
+  socks.add(fd);
+  std::string request = upgrade_request(s.at().port, "alice");
+  const auto version = request.find("Sec-WebSocket-Version: 13");
+  REQUIRE(version != std::string::npos);
+  request.replace(version, 25, "Sec-WebSocket-Version: 8");
+  REQUIRE(write_all(fd, request));
+  // The answer carries Connection: close: read it to the server's end of the connection.
+  std::string answer;
+  const auto deadline = clock_type::now() + 5000ms;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<millis>(deadline - clock_type::now()).count();
+    REQUIRE(left > 0);
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char chunk[512];
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    answer.append(chunk, static_cast<std::size_t>(n));
+  }
+  CHECK(answer.rfind("HTTP/1.1 400 ", 0) == 0);
+  CHECK(answer.find("\r\nSec-WebSocket-Version: 13\r\n") != std::string::npos);
+  CHECK(answer.find("unsupported WebSocket version\n") != std::string::npos);
+}
