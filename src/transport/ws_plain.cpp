@@ -69,6 +69,15 @@ char* thread_read_buffer() {
   return buffer.get();
 }
 
+// Frames that fit together in this many bytes are written from one copy (see write_next()).
+constexpr std::size_t flatten_limit = 16 * 1024;
+constexpr std::size_t max_gather = 64;  // frames per gathered write otherwise
+
+char* thread_write_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[flatten_limit]);
+  return buffer.get();
+}
+
 std::string remote_of(const tcp::socket& socket) {
   std::error_code ec;
   const auto at = socket.remote_endpoint(ec);
@@ -311,20 +320,13 @@ class connection final : public link,
     queue(std::make_shared<const std::string>(ws::encode_frame(op, payload)));
   }
 
-  // Writes what is queued, gathered, without blocking. True when nothing is left.
+  // Writes what is queued without blocking. True when nothing is left.
   bool flush() {
     if (state_ == state::ended) return false;
     if (writing_) return false;
-    thread_local std::vector<asio::const_buffer> gather;
     while (head_ < out_.size()) {
-      gather.clear();
-      for (std::size_t i = head_; i < out_.size() && gather.size() < 64; ++i) {
-        const std::string& bytes = *out_[i];
-        const std::size_t skip = i == head_ ? offset_ : 0;
-        gather.emplace_back(bytes.data() + skip, bytes.size() - skip);
-      }
       std::error_code ec;
-      std::size_t n = socket_.write_some(gather, ec);
+      std::size_t n = write_next(ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         wait_writable();
         return false;
@@ -351,6 +353,44 @@ class connection final : public link,
     offset_ = 0;
     flushed();
     return state_ != state::ended;
+  }
+
+  // One write of what is queued from head_ on; how many bytes the socket took.
+  //
+  // Two or more frames that fit in flatten_limit bytes are copied into one buffer of the thread
+  // and written as one segment: the kernel's copy costs it per segment, more than the copy here
+  // (room fan-out of small messages; docs/benchmarks.md, "Gathered writes copied").
+  // Otherwise (one frame, or large ones) up to 64 frames are gathered as they are.
+  std::size_t write_next(std::error_code& ec) {
+    const auto segment = [this](std::size_t i) {
+      const std::string& bytes = *out_[i];
+      const std::size_t skip = i == head_ ? offset_ : 0;
+      return asio::const_buffer(bytes.data() + skip, bytes.size() - skip);
+    };
+    std::size_t fit = 0;
+    std::size_t total = 0;
+    for (std::size_t i = head_; i < out_.size(); ++i) {
+      const std::size_t size = segment(i).size();
+      if (total + size > flatten_limit) break;
+      total += size;
+      ++fit;
+    }
+    if (fit >= 2) {
+      char* flat = thread_write_buffer();
+      std::size_t at = 0;
+      for (std::size_t i = head_; i < head_ + fit; ++i) {
+        const asio::const_buffer b = segment(i);
+        std::memcpy(flat + at, b.data(), b.size());
+        at += b.size();
+      }
+      return socket_.write_some(asio::buffer(flat, total), ec);
+    }
+    thread_local std::vector<asio::const_buffer> gather;
+    gather.clear();
+    for (std::size_t i = head_; i < out_.size() && gather.size() < max_gather; ++i) {
+      gather.push_back(segment(i));
+    }
+    return socket_.write_some(gather, ec);
   }
 
   // Everything queued has left.
