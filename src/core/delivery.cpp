@@ -37,7 +37,7 @@ void hub::state::enforce_limits(session& s) {
 
 void hub::state::count_drop(const frame& f) {
   ++counters.messages_dropped;
-  bump(counters.dropped_by_type, f.type, f.priority);
+  dropped_tally.bump(f.type, f.priority);
 }
 
 // Asks the transport to close the session; what its queue holds is discarded.

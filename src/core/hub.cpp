@@ -92,7 +92,8 @@ void hub::receive(session_id session, std::string_view text) {
   if (s->joining > 0) {
     // Behind a join waiting for its history; bounded like the session's outbound queue.
     if (s->held_bytes + text.size() > state_->opt.queue_hard_bytes) {
-      state_->close_session(*s, protocol::close_code::policy_violation, "too much sent while joining");
+      state_->close_session(*s, protocol::close_code::policy_violation,
+                            "too much sent while joining");
       return;
     }
     s->held_bytes += text.size();
@@ -203,7 +204,7 @@ frame_ptr hub::pop(session_id session) {
   if (f) {
     st.queue_bytes -= f->text.size();
     ++st.counters.messages_out;
-    hub_detail::bump(st.counters.out_by_type, f->type, f->priority);
+    st.out_tally.bump(f->type, f->priority);
     return f;
   }
   st.maybe_finish(*s);

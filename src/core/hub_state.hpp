@@ -238,6 +238,8 @@ struct hub::state final : broker::listener {
   protocol::envelope<protocol::message_received> ack_out;
 
   hub_metrics counters;
+  hub_detail::frame_tally out_tally{counters.out_by_type};  // these two after counters
+  hub_detail::frame_tally dropped_tally{counters.dropped_by_type};
   std::uint64_t queue_bytes = 0;    // all hub queues
   std::uint64_t backlog_bytes = 0;  // all transport backlogs
   std::int64_t started_at = 0;
@@ -248,7 +250,8 @@ struct hub::state final : broker::listener {
   std::int64_t drain_deadline = 0;
   bool broker_available = true;  // a shared broker's service is reachable
   std::size_t in_flight = 0;
-  std::vector<waiting_join> waiting_joins;  // requests waiting for the broker (their answer is not queued yet)
+  // Requests waiting for the broker (their answer is not queued yet).
+  std::vector<waiting_join> waiting_joins;
   std::vector<std::pair<std::int64_t, session_id>> flush_deadlines;
 
   std::string id_prefix;
