@@ -113,9 +113,11 @@ class endpoint {
 };
 
 // The endpoint keeps only a weak reference to its host: once the host is gone, every callback
-// becomes a no-op. Pending operations keep the endpoint itself alive.
+// becomes a no-op. Pending operations keep the endpoint itself alive. `one_io_thread`: every
+// handler of `io` runs on one thread (the server's own), so connections may skip their strands.
 std::shared_ptr<endpoint> make_plain_endpoint(asio::io_context& io, const server_options& options,
-                                              std::weak_ptr<endpoint_host> host);
+                                              std::weak_ptr<endpoint_host> host,
+                                              bool one_io_thread);
 // Loads the certificate and key; fails with ec when they cannot be used.
 std::shared_ptr<endpoint> make_tls_endpoint(asio::io_context& io, const server_options& options,
                                             std::weak_ptr<endpoint_host> host, std::error_code& ec);

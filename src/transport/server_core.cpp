@@ -352,7 +352,7 @@ struct server_core::impl final : core::transport,
       endpoint = rt::make_tls_endpoint(io, options, self, ec);
       if (ec) return;
     } else {
-      endpoint = rt::make_plain_endpoint(io, options, self);
+      endpoint = rt::make_plain_endpoint(io, options, self, own_io && options.threads == 1);
     }
     endpoint->listen(at, ec);
     if (ec) {

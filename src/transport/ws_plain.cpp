@@ -4,12 +4,14 @@
 // - reads go into a per-thread buffer and are parsed there (ws_wire.hpp): an idle connection
 //   holds no read buffer, and a message that arrives whole is handed to the hub without a copy;
 // - every frame the hub pops is framed once (header and payload in one shared string, shared by
-//   every recipient) and a connection's queued frames leave in one gathered non-blocking write;
+//   every recipient) and a connection's queued frames leave in one non-blocking write;
 // - whatever a read causes for its own connection (an acknowledgement) is written in the same
 //   turn, before the thread goes back to epoll.
 //
 // Threading: each connection runs its handlers on a strand of its own. Its state is touched only
-// there; the core reaches it through request_*(), which post to the strand.
+// there; the core reaches it through request_*(), which post to the strand. A server with one
+// I/O thread of its own (settings::one_io_thread) pumps the connections woken on that thread
+// from one posted task instead (see join_batch()): nothing else can run at the same time.
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -92,6 +94,9 @@ struct settings {
   std::int64_t handshake_timeout_ms;
   std::int64_t ping_interval_ms;
   std::int64_t pong_timeout_ms;
+  // Every handler of the io_context runs on one thread, the server's own (server_options::threads
+  // is 1 and the host did not pass an io_context).
+  bool one_io_thread;
 };
 
 class connection final : public link,
@@ -125,7 +130,7 @@ class connection final : public link,
 
   void request_pump() override {
     if (pump_requested_.exchange(true)) return;  // a turn or a posted pump will take it
-    if (strand_.running_in_this_thread() && in_turn_) return;  // this turn ends with a pump
+    if (on_own_turn()) return;                   // this turn ends with a pump
     post_pump();
   }
 
@@ -264,6 +269,15 @@ class connection final : public link,
     wait_readable();
   }
 
+  // True inside this connection's own turn (on_readable, end_turn), on the thread running it.
+  // The thread is checked first: another thread must not read in_turn_.
+  bool on_own_turn() const {
+    const bool here = settings_.one_io_thread
+                          ? strand_.get_inner_executor().running_in_this_thread()
+                          : strand_.running_in_this_thread();
+    return here && in_turn_;
+  }
+
   // A pump after the handlers queued now. While reads keep coming (the thread read since this
   // was posted) it steps back behind them, at most max_pump_deferrals times: under load a
   // session's frames of several event-loop batches leave in one write instead of one write per
@@ -271,12 +285,72 @@ class connection final : public link,
   // reads nothing meanwhile, so the pump runs at once.
   void post_pump(int deferrals = 0) {
     ++pumps_posted_on_thread;
+    if (deferrals == 0 && settings_.one_io_thread &&
+        strand_.get_inner_executor().running_in_this_thread()) {
+      join_batch();
+      return;
+    }
     asio::post(strand_, [self = shared_from_this(), deferrals, reads = reads_on_thread] {
       if (deferrals < max_pump_deferrals && reads_on_thread != reads) {
         self->post_pump(deferrals + 1);
         return;
       }
       self->end_turn();
+    });
+  }
+
+  // ---- one I/O thread: pumps in batches ------------------------------------------------------
+  //
+  // A room message wakes every member: a post to each one's strand costs an allocation, the
+  // strand's lock and the scheduler's. On the only I/O thread the connections woken there wait
+  // in one list instead, pumped by one posted task (which steps back behind reads as post_pump
+  // does). Weak references: a connection that ended meanwhile is skipped.
+
+  struct pump_batch {
+    std::vector<std::weak_ptr<connection>> waiting;
+    bool posted = false;
+  };
+
+  static pump_batch& thread_batch() {
+    thread_local pump_batch batch;
+    return batch;
+  }
+
+  void join_batch() {
+    pump_batch& batch = thread_batch();
+    batch.waiting.push_back(weak_from_this());
+    if (batch.posted) return;
+    batch.posted = true;
+    post_batch(strand_.get_inner_executor(), 0);
+  }
+
+  static void post_batch(asio::io_context::executor_type io, int deferrals) {
+    asio::post(io, [io, deferrals, reads = reads_on_thread] {
+      if (deferrals < max_pump_deferrals && reads_on_thread != reads) {
+        post_batch(io, deferrals + 1);
+        return;
+      }
+      pump_batch& batch = thread_batch();
+      std::vector<std::weak_ptr<connection>> now;
+      now.swap(batch.waiting);  // those woken while these are pumped form the next batch
+      batch.posted = false;
+      std::size_t done = 0;
+      try {
+        for (; done < now.size(); ++done) {
+          if (auto c = now[done].lock()) c->end_turn();
+        }
+      } catch (...) {
+        // Out of memory, say: the I/O loop logs it and goes on; the rest still get their pump.
+        batch.waiting.insert(batch.waiting.end(),
+                             now.begin() + static_cast<std::ptrdiff_t>(done + 1), now.end());
+        if (!batch.waiting.empty() && !batch.posted) {
+          batch.posted = true;
+          post_batch(io, 0);
+        }
+        throw;
+      }
+      now.clear();
+      if (batch.waiting.empty()) batch.waiting.swap(now);  // keep the capacity
     });
   }
 
@@ -713,14 +787,14 @@ class connection final : public link,
 class plain_endpoint final : public endpoint, public std::enable_shared_from_this<plain_endpoint> {
  public:
   plain_endpoint(asio::io_context& io, const server_options& options,
-                 std::weak_ptr<endpoint_host> host)
+                 std::weak_ptr<endpoint_host> host, bool one_io_thread)
       : io_(io),
         strand_(asio::make_strand(io)),
         acceptor_(io),
         retry_timer_(strand_),
         host_(std::move(host)),
         settings_{options.max_message_bytes, options.handshake_timeout_ms, options.ping_interval_ms,
-                  options.pong_timeout_ms} {}
+                  options.pong_timeout_ms, one_io_thread} {}
 
   void listen(const tcp::endpoint& at, std::error_code& ec) override {
     // Non-blocking: connections are taken with accept4 until none is left.
@@ -808,8 +882,9 @@ class plain_endpoint final : public endpoint, public std::enable_shared_from_thi
 }  // namespace
 
 std::shared_ptr<endpoint> make_plain_endpoint(asio::io_context& io, const server_options& options,
-                                              std::weak_ptr<endpoint_host> host) {
-  return std::make_shared<plain_endpoint>(io, options, std::move(host));
+                                              std::weak_ptr<endpoint_host> host,
+                                              bool one_io_thread) {
+  return std::make_shared<plain_endpoint>(io, options, std::move(host), one_io_thread);
 }
 
 }  // namespace roomwire::transport
