@@ -269,13 +269,15 @@ class connection final : public link,
     wait_readable();
   }
 
+  // On the server's only I/O thread (settings::one_io_thread): pumps may join the batch.
+  bool on_only_io_thread() const {
+    return settings_.one_io_thread && strand_.get_inner_executor().running_in_this_thread();
+  }
+
   // True inside this connection's own turn (on_readable, end_turn), on the thread running it.
   // The thread is checked first: another thread must not read in_turn_.
   bool on_own_turn() const {
-    const bool here = settings_.one_io_thread
-                          ? strand_.get_inner_executor().running_in_this_thread()
-                          : strand_.running_in_this_thread();
-    return here && in_turn_;
+    return (on_only_io_thread() || strand_.running_in_this_thread()) && in_turn_;
   }
 
   // A pump after the handlers queued now. While reads keep coming (the thread read since this
@@ -285,8 +287,7 @@ class connection final : public link,
   // reads nothing meanwhile, so the pump runs at once.
   void post_pump(int deferrals = 0) {
     ++pumps_posted_on_thread;
-    if (deferrals == 0 && settings_.one_io_thread &&
-        strand_.get_inner_executor().running_in_this_thread()) {
+    if (deferrals == 0 && on_only_io_thread()) {
       join_batch();
       return;
     }
