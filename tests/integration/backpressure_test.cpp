@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <memory>
 
 #include "test_server.hpp"
 
@@ -30,18 +31,29 @@ roomwire::protocol::envelope<bulk> make_bulk(int n, std::size_t bytes,
   return env;
 }
 
+roomwire::server_options with_queue_limits(std::size_t soft, std::size_t hard) {
+  auto o = test_options();
+  o.hub.queue_soft_bytes = soft;
+  o.hub.queue_hard_bytes = hard;
+  return o;
+}
+
+// A member of room "firehose" whose socket takes a few KiB at a time: what the server sends it
+// backs up, first in the kernel's buffers and then in the hub's queue.
+std::unique_ptr<wire_client> slow_member(running_server& s) {
+  auto slow = std::make_unique<wire_client>(s.at());
+  slow->small_receive_buffer(4096);
+  REQUIRE(slow->connect("/api/ws?token=slow") == 101);
+  REQUIRE(join(*slow, "firehose", "j-1"));
+  return slow;
+}
+
 }  // namespace
 
 TEST_CASE("back-pressure: a critical message overtakes what a backed-up socket has queued") {
-  auto o = test_options();
-  o.hub.queue_soft_bytes = 64u << 20;
-  o.hub.queue_hard_bytes = 64u << 20;
-  running_server s(o);
+  running_server s(with_queue_limits(64u << 20, 64u << 20));
   s.start();
-  wire_client slow(s.at());
-  slow.small_receive_buffer(4096);
-  REQUIRE(slow.connect("/api/ws?token=slow") == 101);
-  REQUIRE(join(slow, "firehose", "j-1"));
+  auto slow = slow_member(s);
 
   // Far more than the kernel's socket buffers hold (4 MiB here): the rest waits in the hub.
   constexpr int count = 400;
@@ -55,7 +67,7 @@ TEST_CASE("back-pressure: a critical message overtakes what a backed-up socket h
   int before_urgent = -1;
   int last = -1;
   for (int seen = 0; seen < count + 1; ++seen) {
-    auto text = slow.next_of_type("bulk", 20000ms);
+    auto text = slow->next_of_type("bulk", 20000ms);
     REQUIRE(text);
     const int n = parse_json(*text)["payload"]["n"].GetInt();
     if (n == -1) {
@@ -72,20 +84,14 @@ TEST_CASE("back-pressure: a critical message overtakes what a backed-up socket h
 }
 
 TEST_CASE("back-pressure: past the hard limit a slow consumer is closed with 1008") {
-  auto o = test_options();
-  o.hub.queue_soft_bytes = 256 * 1024;
-  o.hub.queue_hard_bytes = 1024 * 1024;
-  running_server s(o);
+  running_server s(with_queue_limits(256 * 1024, 1024 * 1024));
   std::promise<int> slow_closed;
   auto slow_code = slow_closed.get_future();
   s.server.on_disconnect([&](roomwire::session<>& session, roomwire::protocol::close_code code) {
     if (session.user_id() == "slow") slow_closed.set_value(static_cast<int>(code));
   });
   s.start();
-  wire_client slow(s.at());
-  slow.small_receive_buffer(4096);
-  REQUIRE(slow.connect("/api/ws?token=slow") == 101);
-  REQUIRE(join(slow, "firehose", "j-1"));
+  auto slow = slow_member(s);
   auto other = connect_as(s.at(), "other");
   REQUIRE(other);
 
@@ -97,7 +103,7 @@ TEST_CASE("back-pressure: past the hard limit a slow consumer is closed with 100
     s.server.send_to_room("firehose", make_bulk(i, 32 * 1024, p));
   }
   // Everything the socket held is still written, then the close frame.
-  auto closed = slow.wait_close(30000ms);
+  auto closed = slow->wait_close(30000ms);
   REQUIRE(closed);
   CHECK(closed->code == 1008);
   REQUIRE(slow_code.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
@@ -116,15 +122,9 @@ TEST_CASE("back-pressure: past the hard limit a slow consumer is closed with 100
 TEST_CASE("back-pressure: small messages to a backed-up socket arrive whole and in order") {
   // Many small frames queue behind a socket that takes a few KiB at a time, so the transport's
   // writes (several frames in one) keep ending in the middle of a frame and resuming there.
-  auto o = test_options();
-  o.hub.queue_soft_bytes = 64u << 20;
-  o.hub.queue_hard_bytes = 64u << 20;
-  running_server s(o);
+  running_server s(with_queue_limits(64u << 20, 64u << 20));
   s.start();
-  wire_client slow(s.at());
-  slow.small_receive_buffer(4096);
-  REQUIRE(slow.connect("/api/ws?token=slow") == 101);
-  REQUIRE(join(slow, "firehose", "j-1"));
+  auto slow = slow_member(s);
 
   constexpr int count = 5000;  // about 1.3 MB: far more than a 4 KiB receive window lets through
   const auto size_of = [](int n) { return static_cast<std::size_t>(n * 37 % 301); };
@@ -133,7 +133,7 @@ TEST_CASE("back-pressure: small messages to a backed-up socket arrive whole and 
                           make_bulk(i, size_of(i), roomwire::protocol::priority::normal));
   }
   for (int i = 0; i < count; ++i) {
-    auto text = slow.next_of_type("bulk", 20000ms);
+    auto text = slow->next_of_type("bulk", 20000ms);
     REQUIRE(text);
     const auto doc = parse_json(*text);
     REQUIRE(doc["payload"]["n"].GetInt() == i);
