@@ -32,7 +32,8 @@ inline constexpr std::size_t unsent_bytes_limit = 16 * 1024;
 // How soon a backed-up connection is pumped again (and its backlog re-reported).
 inline constexpr std::int64_t repump_interval_ms = 5;
 
-// One upgraded WebSocket connection as the core sees it.
+// One upgraded WebSocket connection as the core sees it. Its handlers run on its strand, or, when
+// the server's only I/O thread is its own (one_io_thread below), on that thread.
 class link {
  public:
   virtual ~link() = default;

@@ -78,7 +78,10 @@ struct server_core::impl final : core::transport,
 
   impl(asio::io_context* host_io, server_options o)
       : options(std::move(o)),
-        own_io(host_io ? nullptr : std::make_unique<asio::io_context>()),
+        // One thread of its own: the hint lets Asio queue what that thread posts without a lock.
+        own_io(host_io ? nullptr
+                       : std::make_unique<asio::io_context>(
+                             options.threads == 1 ? 1 : ASIO_CONCURRENCY_HINT_DEFAULT)),
         io(host_io ? *host_io : *own_io),
         strand(asio::make_strand(io)),
         tick_timer(strand),

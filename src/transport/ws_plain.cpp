@@ -8,10 +8,12 @@
 // - whatever a read causes for its own connection (an acknowledgement) is written in the same
 //   turn, before the thread goes back to epoll.
 //
-// Threading: each connection runs its handlers on a strand of its own. Its state is touched only
-// there; the core reaches it through request_*(), which post to the strand. A server with one
-// I/O thread of its own (settings::one_io_thread) pumps the connections woken on that thread
-// from one posted task instead (see join_batch()): nothing else can run at the same time.
+// Threading: each connection runs its handlers on its executor: a strand of its own. Its state is
+// touched only there; the core reaches it through request_*(), which post to the executor. On a
+// server with one I/O thread of its own (settings::one_io_thread) nothing else can run at the
+// same time, so the executor is the io_context itself (a strand would cost a lock and a second
+// pass through the scheduler per completion), and the connections woken on that thread are
+// pumped from one posted task (see join_batch()).
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -48,7 +50,8 @@ namespace roomwire::transport {
 namespace {
 
 using tcp = asio::ip::tcp;
-using strand_type = asio::strand<asio::io_context::executor_type>;
+using io_executor = asio::io_context::executor_type;
+using strand_type = asio::strand<io_executor>;
 using shared_bytes = std::shared_ptr<const std::string>;
 
 constexpr std::int64_t close_handshake_ms = 5000;
@@ -103,17 +106,20 @@ class connection final : public link,
                          public ws::frame_sink,
                          public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket socket, strand_type strand, std::weak_ptr<endpoint_host> host,
+  // socket: on io. The handlers run on a strand of their own, except on a server whose only I/O
+  // thread is its own (settings::one_io_thread).
+  connection(tcp::socket socket, io_executor io, std::weak_ptr<endpoint_host> host,
              const settings& s)
       : socket_(std::move(socket)),
-        strand_(std::move(strand)),
-        deadline_(strand_),
-        ping_timer_(strand_),
+        io_(io),
+        strand_(s.one_io_thread ? std::nullopt : std::optional(asio::make_strand(io))),
+        deadline_(socket_.get_executor()),
+        ping_timer_(socket_.get_executor()),
         host_(std::move(host)),
         settings_(s),
         reader_(s.max_message_bytes) {}
 
-  // On the strand, once.
+  // On the executor, once.
   void start() {
     set_accepted_options(socket_.native_handle());
     std::error_code ec;
@@ -126,6 +132,16 @@ class connection final : public link,
     wait_readable();
   }
 
+  // Runs f on this connection's executor. Thread-safe.
+  template <class F>
+  void post(F f) {
+    if (strand_) {
+      asio::post(*strand_, std::move(f));
+    } else {
+      asio::post(io_, std::move(f));
+    }
+  }
+
   // ---- link (thread-safe) -----------------------------------------------------------------
 
   void request_pump() override {
@@ -135,17 +151,17 @@ class connection final : public link,
   }
 
   void request_close(protocol::close_code code, std::string reason) override {
-    asio::post(strand_, [self = shared_from_this(), code, r = std::move(reason)] {
+    post([self = shared_from_this(), code, r = std::move(reason)] {
       self->close_now(static_cast<int>(code), r);
       self->end_turn();
     });
   }
 
   void request_terminate() override {
-    asio::post(strand_, [self = shared_from_this()] { self->end(self->end_code()); });
+    post([self = shared_from_this()] { self->end(self->end_code()); });
   }
 
-  // ---- link (inside endpoint_host::pump, on the strand) -------------------------------------
+  // ---- link (inside endpoint_host::pump, on the executor) -----------------------------------
 
   std::size_t buffered() const override { return unsent_; }
 
@@ -155,7 +171,7 @@ class connection final : public link,
     }));
   }
 
-  // ---- ws::frame_sink (on the strand, inside a read) ----------------------------------------
+  // ---- ws::frame_sink (on the executor, inside a read) --------------------------------------
 
   void on_message(std::string_view text) override {
     if (state_ != state::open) return;
@@ -207,20 +223,20 @@ class connection final : public link,
   void wait_readable() {
     if (reading_ || state_ == state::ended) return;
     reading_ = true;
-    socket_.async_wait(
-        tcp::socket::wait_read,
-        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+    start_async(
+        [this](auto handler) { socket_.async_wait(tcp::socket::wait_read, std::move(handler)); },
+        [self = shared_from_this()](const std::error_code& ec) {
           self->reading_ = false;
           self->on_readable(ec);
-        }));
+        });
   }
 
   void wait_writable() {
     if (writing_ || state_ == state::ended) return;
     writing_ = true;
-    socket_.async_wait(
-        tcp::socket::wait_write,
-        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
+    start_async(
+        [this](auto handler) { socket_.async_wait(tcp::socket::wait_write, std::move(handler)); },
+        [self = shared_from_this()](const std::error_code& ec) {
           self->writing_ = false;
           if (self->state_ == state::ended || ec == asio::error::operation_aborted) {
             return;
@@ -230,7 +246,7 @@ class connection final : public link,
             return;
           }
           self->end_turn();
-        }));
+        });
   }
 
   void on_readable(const std::error_code& ec) {
@@ -270,14 +286,27 @@ class connection final : public link,
   }
 
   // On the server's only I/O thread (settings::one_io_thread): pumps may join the batch.
-  bool on_only_io_thread() const {
-    return settings_.one_io_thread && strand_.get_inner_executor().running_in_this_thread();
+  bool on_only_io_thread() const { return settings_.one_io_thread && io_.running_in_this_thread(); }
+
+  // Running on this connection's executor.
+  bool on_executor() const {
+    if (!strand_) return io_.running_in_this_thread();
+    return strand_->running_in_this_thread();
   }
 
   // True inside this connection's own turn (on_readable, end_turn), on the thread running it.
   // The thread is checked first: another thread must not read in_turn_.
-  bool on_own_turn() const {
-    return (on_only_io_thread() || strand_.running_in_this_thread()) && in_turn_;
+  bool on_own_turn() const { return on_executor() && in_turn_; }
+
+  // Starts an asynchronous operation (start takes the completion handler) whose handler runs on
+  // this connection's executor.
+  template <class Start, class Handler>
+  void start_async(Start start_with, Handler handler) {
+    if (strand_) {
+      start_with(asio::bind_executor(*strand_, std::move(handler)));
+    } else {
+      start_with(std::move(handler));  // runs on io_, the socket's and the timers' executor
+    }
   }
 
   // A pump after the handlers queued now. While reads keep coming (the thread read since this
@@ -291,7 +320,7 @@ class connection final : public link,
       join_batch();
       return;
     }
-    asio::post(strand_, [self = shared_from_this(), deferrals, reads = reads_on_thread] {
+    post([self = shared_from_this(), deferrals, reads = reads_on_thread] {
       if (deferrals < max_pump_deferrals && reads_on_thread != reads) {
         self->post_pump(deferrals + 1);
         return;
@@ -302,10 +331,10 @@ class connection final : public link,
 
   // ---- one I/O thread: pumps in batches ------------------------------------------------------
   //
-  // A room message wakes every member: a post to each one's strand costs an allocation, the
-  // strand's lock and the scheduler's. On the only I/O thread the connections woken there wait
-  // in one list instead, pumped by one posted task (which steps back behind reads as post_pump
-  // does). Weak references: a connection that ended meanwhile is skipped.
+  // A room message wakes every member: a post to each one costs an allocation and the
+  // scheduler's lock. On the only I/O thread the connections woken there wait in one list
+  // instead, pumped by one posted task (which steps back behind reads as post_pump does). Weak
+  // references: a connection that ended meanwhile is skipped.
 
   struct pump_batch {
     std::vector<std::weak_ptr<connection>> waiting;
@@ -322,10 +351,10 @@ class connection final : public link,
     batch.waiting.push_back(weak_from_this());
     if (batch.posted) return;
     batch.posted = true;
-    post_batch(strand_.get_inner_executor(), 0);
+    post_batch(io_, 0);
   }
 
-  static void post_batch(asio::io_context::executor_type io, int deferrals) {
+  static void post_batch(io_executor io, int deferrals) {
     asio::post(io, [io, deferrals, reads = reads_on_thread] {
       if (deferrals < max_pump_deferrals && reads_on_thread != reads) {
         post_batch(io, deferrals + 1);
@@ -707,14 +736,15 @@ class connection final : public link,
       return;
     }
     deadline_.expires_after(std::chrono::milliseconds(ms));
-    deadline_.async_wait(asio::bind_executor(
-        strand_, [self = shared_from_this(), generation, on_expiry](const std::error_code& ec) {
+    start_async(
+        [this](auto handler) { deadline_.async_wait(std::move(handler)); },
+        [self = shared_from_this(), generation, on_expiry](const std::error_code& ec) {
           if (ec || self->deadline_generation_ != generation || self->state_ == state::ended) {
             return;
           }
           on_expiry(*self);
           self->end_turn();
-        }));
+        });
   }
 
   void cancel_deadline() {
@@ -725,10 +755,10 @@ class connection final : public link,
   void start_heartbeat() {
     if (settings_.ping_interval_ms <= 0) return;
     ping_timer_.expires_after(std::chrono::milliseconds(settings_.ping_interval_ms));
-    ping_timer_.async_wait(
-        asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec) {
-          if (!ec) self->ping_due();
-        }));
+    start_async([this](auto handler) { ping_timer_.async_wait(std::move(handler)); },
+                [self = shared_from_this()](const std::error_code& ec) {
+                  if (!ec) self->ping_due();
+                });
   }
 
   void stop_heartbeat() {
@@ -756,14 +786,18 @@ class connection final : public link,
   }
 
   tcp::socket socket_;
-  strand_type strand_;
+  const io_executor io_;
+  // Where the handlers run: this strand, or, without one (settings::one_io_thread), straight on
+  // io_: nothing else can run meanwhile. A strand would cost a lock, a second pass through the
+  // scheduler per completion and memory per connection.
+  const std::optional<strand_type> strand_;
   asio::steady_timer deadline_;
   asio::steady_timer ping_timer_;
   std::weak_ptr<endpoint_host> host_;
   const settings settings_;
   std::atomic<bool> pump_requested_{false};
 
-  // Strand-only state.
+  // Touched only on the executor.
   std::string request_;  // the HTTP request, until it has been answered
   ws::frame_reader reader_;
   std::vector<shared_bytes> out_;  // frames not yet written, from head_, the first at offset_
@@ -852,9 +886,9 @@ class plain_endpoint final : public endpoint, public std::enable_shared_from_thi
         ::close(fd);
         continue;
       }
-      auto strand = asio::make_strand(io_);
-      auto c = std::make_shared<connection>(std::move(socket), strand, host_, settings_);
-      asio::post(strand, [c] { c->start(); });
+      auto c =
+          std::make_shared<connection>(std::move(socket), io_.get_executor(), host_, settings_);
+      c->post([c] { c->start(); });
     }
     wait_acceptable();
   }
