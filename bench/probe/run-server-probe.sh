@@ -1,0 +1,62 @@
+#!/bin/sh
+# Instructions per acknowledgement of the whole roomwire-server (socket code, Asio, hub), in user
+# space, under callgrind (docs/benchmarks.md, "Instruction-count probe"). The load generator's
+# ack scenario (each connection alone in its room, every message acknowledged) runs twice against
+# a server under callgrind, for SHORT and for 2 x SHORT seconds; the difference of the two totals
+# over the difference of the acknowledgements leaves out start-up and connection set-up.
+#   bench/probe/run-server-probe.sh [--server PATH] [--rate 500] [--seconds 4] [--connections 100]
+# BUILD_DIR overrides the build directory (default build/bench-release, Release -O3 -DNDEBUG).
+# Counts instructions, not time: stable on a shared machine. Kernel time (the system calls) is
+# not counted; see the suite's ack scenario for that.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD_DIR:-"$root/build/bench-release"}
+server=""
+rate=500
+seconds=4
+connections=100
+while [ $# -gt 0 ]; do
+  case $1 in
+    --server) server=$2; shift ;;
+    --rate) rate=$2; shift ;;
+    --seconds) seconds=$2; shift ;;
+    --connections) connections=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+cd "$root"
+if [ -z "$server" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROOMWIRE_BUILD_BENCH=ON \
+    -DROOMWIRE_BUILD_EXAMPLES=ON >/dev/null
+  cmake --build "$build" -j "${JOBS:-2}" --target roomwire-server roomwire_bench_load >/dev/null
+  server="$build/apps/roomwire-server/roomwire-server"
+else
+  cmake --build "$build" -j "${JOBS:-2}" --target roomwire_bench_load >/dev/null
+fi
+load="$build/bench/suite/roomwire_bench_load"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+# Prints "<acknowledgements> <instructions>" for one run of `seconds` seconds.
+run() {
+  "$load" --scenario ack --connections "$connections" --rates "$rate" --step-s "$1" \
+    --tag probe -- valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" "$server" \
+    --port 0 --rate 1000000000 --burst 1000000000 --ping-interval-ms 3600000 --threads 1 \
+    --max-connections 100000 --log-level warning >"$out/log.$1" 2>&1
+  acks=$(awk -F, '$1 == "probe" && $2 == "ack" { n = $5 } END { print n }' "$out/log.$1")
+  # The load generator waits for the server to exit (SIGTERM): callgrind has written its file.
+  total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out/cg.$1" | head -n1 | cut -d' ' -f1)
+  if [ -z "$acks" ] || [ -z "$total" ]; then
+    echo "run of $1 s failed:" >&2
+    cat "$out/log.$1" >&2
+    exit 1
+  fi
+  # acknowledged per second (column 5) x seconds
+  echo "$(awk -v r="$acks" -v s="$1" 'BEGIN { printf "%d", r * s }') $total"
+}
+short=$(run "$seconds")
+long=$(run $((seconds * 2)))
+set -- $short $long
+echo "instructions per acknowledgement (server, user space): $((($4 - $2) / ($3 - $1)))" \
+  "(($4 - $2) over $(($3 - $1)) acknowledgements; $connections connections, $rate/s)"
