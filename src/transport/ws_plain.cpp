@@ -285,14 +285,14 @@ class connection final : public link,
     wait_readable();
   }
 
-  // On the server's only I/O thread (settings::one_io_thread): pumps may join the batch.
-  bool on_only_io_thread() const { return settings_.one_io_thread && io_.running_in_this_thread(); }
-
   // Running on this connection's executor.
   bool on_executor() const {
-    if (!strand_) return io_.running_in_this_thread();
-    return strand_->running_in_this_thread();
+    return strand_ ? strand_->running_in_this_thread() : io_.running_in_this_thread();
   }
+
+  // On the server's only I/O thread (no strand: settings::one_io_thread): pumps may join the
+  // batch.
+  bool on_only_io_thread() const { return !strand_ && on_executor(); }
 
   // True inside this connection's own turn (on_readable, end_turn), on the thread running it.
   // The thread is checked first: another thread must not read in_turn_.
