@@ -22,6 +22,11 @@ valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.out
   exit 1
 }
 total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out/cg.out" | head -n1 | cut -d' ' -f1)
+if [ -z "$total" ]; then
+  echo "check-budget: callgrind wrote no instruction total; its log:" >&2
+  cat "$out/log" >&2
+  exit 1
+fi
 per=$((total / messages))
 limit=$((budget + budget * 3 / 100))
 echo "instructions per message (ack + 10-member fan-out, $build_type): $per; budget $budget," \
