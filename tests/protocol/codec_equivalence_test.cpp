@@ -215,3 +215,62 @@ TEST_CASE("error() names an accepted frame as it does a refused one", "[equivale
   CHECK(f.error().type.empty());
   CHECK(f.error().message_id.empty());
 }
+
+namespace {
+
+// What encode() writes, spelled out with rapidjson::Writer and the names as plain Key() calls,
+// for comparison with the codec's names made at compile time (member_key, envelope_head).
+template <class P>
+std::string reference_envelope(const rp::envelope<P>& env) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  const std::string_view type = rp::type_of<P>();
+  w.StartObject();
+  w.Key("type");
+  w.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));
+  w.Key("payload");
+  rp::detail::encode_object(w, env.payload);
+  w.Key("timestamp");
+  w.Int64(env.timestamp);
+  w.Key("messageId");
+  w.String(env.message_id.data(), static_cast<rapidjson::SizeType>(env.message_id.size()));
+  w.Key("priority");
+  w.Int(static_cast<int>(env.priority));
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("every envelope's names come out as rapidjson::Writer writes them",
+                   "[equivalence]", rp::join_room, rp::leave_room, rp::chat_message,
+                   rp::chat_delivery, rp::message_received, rp::task_assign,
+                   rp::task_assign_delivery, rp::task_update, rp::task_update_delivery,
+                   rp::error_payload, rp::health_update) {
+  rp::envelope<TestType> env;  // optional members absent: the names between them still differ
+  env.timestamp = 1767225600123;
+  env.message_id = "m-1";
+  const std::string actual = rp::encode(env);
+  CHECK(actual == reference_envelope(env));
+  CHECK(actual.rfind("{\"type\":\"" + std::string(rp::type_of<TestType>()) + "\",\"payload\":{", 0) == 0);
+}
+
+TEST_CASE("an acknowledgement with every optional member comes out as rapidjson::Writer writes it",
+          "[equivalence]") {
+  rp::envelope<rp::message_received> ack;
+  ack.timestamp = 1767225600123;
+  ack.message_id = "s-\"7\"";  // values are still escaped
+  ack.priority = rp::priority::high;
+  ack.payload.message_id = "c\\1";
+  ack.payload.room_id = "lobby";
+  ack.payload.sender_id = "ada";
+  ack.payload.timestamp = 1767225600000;
+  ack.payload.seq = 42;
+  ack.payload.recovered = true;
+  const std::string actual = rp::encode(ack);
+  CHECK(actual == reference_envelope(ack));
+  CHECK(actual ==
+        "{\"type\":\"messageReceived\",\"payload\":{\"messageId\":\"c\\\\1\",\"roomId\":\"lobby\","
+        "\"senderId\":\"ada\",\"timestamp\":1767225600000,\"seq\":42,\"recovered\":true},"
+        "\"timestamp\":1767225600123,\"messageId\":\"s-\\\"7\\\"\",\"priority\":1}");
+}

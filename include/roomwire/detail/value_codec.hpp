@@ -5,6 +5,7 @@
 // json_guard built (one pass over an object's members per object); encoding writes through
 // json_writer, which gives rapidjson::Writer's bytes without its per-character path.
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -148,6 +149,21 @@ class json_writer {
     comma_ = false;
     return true;
   }
+  // A member name as it is written, `"name":`, known at compile time to need no escape (a
+  // schema's names, the envelope's): copied with a constant length instead of scanned as Key()
+  // scans a name read from the wire.
+  template <std::size_t N>
+  bool KnownKey(const std::array<char, N>& quoted_with_colon) {
+    put_known<N>(quoted_with_colon.data());
+    comma_ = false;
+    return true;
+  }
+  template <std::size_t N>
+  bool KnownKey(const char (&quoted_with_colon)[N]) {  // a literal: "\"type\":"
+    put_known<N - 1>(quoted_with_colon);
+    comma_ = false;
+    return true;
+  }
   bool RawValue(const char* s, std::size_t n, rapidjson::Type /*type*/) { return literal(s, n); }
   bool StartObject() { return open('{'); }
   bool EndObject(rapidjson::SizeType /*members*/ = 0) { return close('}'); }
@@ -169,6 +185,13 @@ class json_writer {
   }
   void separate() noexcept {
     if (comma_) *p_++ = ',';
+  }
+  template <std::size_t N>
+  void put_known(const char* text) {
+    reserve(N + 1);
+    separate();
+    std::memcpy(p_, text, N);
+    p_ += N;
   }
   bool literal(const char* s, std::size_t n) {
     reserve(n + 1);
@@ -736,24 +759,61 @@ void encode_value(Writer& w, const M& v) {
   }
 }
 
+constexpr bool needs_no_escape(std::string_view name) {
+  for (const char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// T's schema, made once at compile time (not by a call to fields() per member at run time).
+template <class T>
+struct schema_of {
+  static constexpr auto fields = schema<T>::fields();
+  static constexpr std::size_t size = std::tuple_size_v<decltype(schema<T>::fields())>;
+};
+
+// Member I of T's schema as JSON writes it before the value, `"name":`, made at compile time.
+template <class T, std::size_t I>
+struct member_key {
+  static constexpr std::string_view name = std::get<I>(schema_of<T>::fields).name;
+  static_assert(needs_no_escape(name), "roomwire: a member name that JSON must escape");
+  static constexpr std::array<char, name.size() + 3> text = [] {
+    std::array<char, name.size() + 3> quoted{};
+    quoted[0] = '"';
+    for (std::size_t i = 0; i < name.size(); ++i) quoted[i + 1] = name[i];
+    quoted[name.size() + 1] = '"';
+    quoted[name.size() + 2] = ':';
+    return quoted;
+  }();
+};
+
+template <std::size_t I, class T, class Writer>
+void encode_member(Writer& w, const T& value) {
+  constexpr auto pointer = std::get<I>(schema_of<T>::fields).member;
+  const auto& member = value.*pointer;
+  using member_type = std::remove_cv_t<std::remove_reference_t<decltype(member)>>;
+  if constexpr (is_optional<member_type>::value) {
+    if (!member) return;
+  }
+  if constexpr (std::is_same_v<Writer, json_writer>) {
+    w.KnownKey(member_key<T, I>::text);  // a copy of constant length, no scan
+  } else {
+    constexpr std::string_view name = member_key<T, I>::name;
+    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+  }
+  encode_value(w, member);
+}
+
+template <class T, class Writer, std::size_t... I>
+void encode_members(Writer& w, const T& value, std::index_sequence<I...>) {
+  (encode_member<I>(w, value), ...);
+}
+
 template <class T, class Writer>
 void encode_object(Writer& w, const T& value) {
   w.StartObject();
-  std::apply(
-      [&](const auto&... f) {
-        (
-            [&] {
-              const auto& member = value.*(f.member);
-              using member_type = std::remove_cv_t<std::remove_reference_t<decltype(member)>>;
-              if constexpr (is_optional<member_type>::value) {
-                if (!member) return;
-              }
-              w.Key(f.name.data(), static_cast<rapidjson::SizeType>(f.name.size()));
-              encode_value(w, member);
-            }(),
-            ...);
-      },
-      schema<T>::fields());
+  encode_members(w, value, std::make_index_sequence<schema_of<T>::size>{});
   w.EndObject();
 }
 

@@ -11,6 +11,7 @@
 //
 //   std::string json = roomwire::protocol::encode(env);
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -326,22 +327,39 @@ void encode_payload(const P& payload, std::string& out) {
   detail::encode_object(writer, payload);
 }
 
+namespace detail {
+// What every envelope of type P begins with after its "{": `"type":"<type>","payload":`, made
+// at compile time.
+template <class P>
+struct envelope_head {
+  static constexpr std::string_view type = type_of<P>();
+  static_assert(needs_no_escape(type), "roomwire: a type name that JSON must escape");
+  static constexpr std::string_view before = "\"type\":\"";
+  static constexpr std::string_view after = "\",\"payload\":";
+  static constexpr std::array<char, before.size() + type.size() + after.size()> text = [] {
+    std::array<char, before.size() + type.size() + after.size()> head{};
+    std::size_t at = 0;
+    for (const char c : before) head[at++] = c;
+    for (const char c : type) head[at++] = c;
+    for (const char c : after) head[at++] = c;
+    return head;
+  }();
+};
+}  // namespace detail
+
 // Appends the envelope's JSON to `out`, with the fields in the order type, payload, timestamp,
 // messageId, priority.
 template <class P>
 void encode(const envelope<P>& env, std::string& out) {
   detail::json_writer writer(out);
-  constexpr std::string_view type = type_of<P>();
   writer.StartObject();
-  writer.Key("type", 4);
-  writer.String(type.data(), static_cast<rapidjson::SizeType>(type.size()));
-  writer.Key("payload", 7);
+  writer.KnownKey(detail::envelope_head<P>::text);  // "type", its value, and "payload"
   detail::encode_object(writer, env.payload);
-  writer.Key("timestamp", 9);
+  writer.KnownKey("\"timestamp\":");
   writer.Int64(env.timestamp);
-  writer.Key("messageId", 9);
+  writer.KnownKey("\"messageId\":");
   writer.String(env.message_id.data(), static_cast<rapidjson::SizeType>(env.message_id.size()));
-  writer.Key("priority", 8);
+  writer.KnownKey("\"priority\":");
   writer.Int(static_cast<int>(env.priority));
   writer.EndObject();
 }
