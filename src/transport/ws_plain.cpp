@@ -220,41 +220,35 @@ class connection final : public link,
 
   // ---- turns --------------------------------------------------------------------------------
 
-  void wait_readable() {
-    if (reading_ || state_ == state::ended) return;
-    reading_ = true;
-    start_async(
-        [this](auto handler) { socket_.async_wait(tcp::socket::wait_read, std::move(handler)); },
-        [self = shared_from_this()](const std::error_code& ec) {
-          self->reading_ = false;
-          self->on_readable(ec);
-        });
+  void wait_readable() { wait_until<tcp::socket::wait_read>(); }
+  // The socket was full (flush()): the turn goes on when it takes more.
+  void wait_writable() { wait_until<tcp::socket::wait_write>(); }
+
+  // One wait of each kind at a time (reading_, writing_); the socket ready, the connection reads
+  // (on_readable) or goes on writing (end_turn).
+  template <tcp::socket::wait_type Ready>
+  void wait_until() {
+    bool& waiting = Ready == tcp::socket::wait_read ? reading_ : writing_;
+    if (waiting || state_ == state::ended) return;
+    waiting = true;
+    start_async([this](auto handler) { socket_.async_wait(Ready, std::move(handler)); },
+                [self = shared_from_this()](const std::error_code& ec) {
+                  connection& c = *self;
+                  (Ready == tcp::socket::wait_read ? c.reading_ : c.writing_) = false;
+                  if (c.state_ == state::ended || ec == asio::error::operation_aborted) return;
+                  if (ec) {
+                    c.lost(ec);
+                    return;
+                  }
+                  if constexpr (Ready == tcp::socket::wait_read) {
+                    c.on_readable();
+                  } else {
+                    c.end_turn();
+                  }
+                });
   }
 
-  void wait_writable() {
-    if (writing_ || state_ == state::ended) return;
-    writing_ = true;
-    start_async(
-        [this](auto handler) { socket_.async_wait(tcp::socket::wait_write, std::move(handler)); },
-        [self = shared_from_this()](const std::error_code& ec) {
-          self->writing_ = false;
-          if (self->state_ == state::ended || ec == asio::error::operation_aborted) {
-            return;
-          }
-          if (ec) {
-            self->lost(ec);
-            return;
-          }
-          self->end_turn();
-        });
-  }
-
-  void on_readable(const std::error_code& ec) {
-    if (state_ == state::ended || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      lost(ec);
-      return;
-    }
+  void on_readable() {
     ++reads_on_thread;
     const std::uint64_t posted_before = pumps_posted_on_thread;
     in_turn_ = true;
