@@ -149,6 +149,10 @@ class json_writer {
     comma_ = false;
     return true;
   }
+  // A byte JSON must escape in a string.
+  static constexpr bool special(unsigned char c) noexcept {
+    return c < 0x20 || c == '"' || c == '\\';
+  }
   // A member name as it is written, `"name":`, known at compile time to need no escape (a
   // schema's names, the envelope's): copied with a constant length instead of scanned as Key()
   // scans a name read from the wire.
@@ -215,7 +219,6 @@ class json_writer {
     return true;
   }
 
-  static bool special(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
   // True when one of the 8 bytes is below 0x20, '"' or '\\' (exact for the word as a whole).
   static bool needs_escape(std::uint64_t w) noexcept {
     constexpr std::uint64_t ones = 0x0101010101010101u;
@@ -761,7 +764,7 @@ void encode_value(Writer& w, const M& v) {
 
 constexpr bool needs_no_escape(std::string_view name) {
   for (const char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') return false;
+    if (json_writer::special(static_cast<unsigned char>(c))) return false;
   }
   return true;
 }
@@ -770,7 +773,7 @@ constexpr bool needs_no_escape(std::string_view name) {
 template <class T>
 struct schema_of {
   static constexpr auto fields = schema<T>::fields();
-  static constexpr std::size_t size = std::tuple_size_v<decltype(schema<T>::fields())>;
+  static constexpr std::size_t size = std::tuple_size_v<decltype(fields)>;
 };
 
 // Member I of T's schema as JSON writes it before the value, `"name":`, made at compile time.
