@@ -228,13 +228,12 @@ class connection final : public link,
   // (on_readable) or goes on writing (end_turn).
   template <tcp::socket::wait_type Ready>
   void wait_until() {
-    bool& waiting = Ready == tcp::socket::wait_read ? reading_ : writing_;
-    if (waiting || state_ == state::ended) return;
-    waiting = true;
+    if (waiting<Ready>() || state_ == state::ended) return;
+    waiting<Ready>() = true;
     start_async([this](auto handler) { socket_.async_wait(Ready, std::move(handler)); },
                 [self = shared_from_this()](const std::error_code& ec) {
                   connection& c = *self;
-                  (Ready == tcp::socket::wait_read ? c.reading_ : c.writing_) = false;
+                  c.waiting<Ready>() = false;
                   if (c.state_ == state::ended || ec == asio::error::operation_aborted) return;
                   if (ec) {
                     c.lost(ec);
@@ -246,6 +245,11 @@ class connection final : public link,
                     c.end_turn();
                   }
                 });
+  }
+
+  template <tcp::socket::wait_type Ready>
+  bool& waiting() {
+    return Ready == tcp::socket::wait_read ? reading_ : writing_;
   }
 
   void on_readable() {
