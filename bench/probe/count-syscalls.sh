@@ -62,7 +62,7 @@ chmod +x "$out/wrap.sh"
   cat "$out/log" >&2
   exit 1
 }
-# perf's file is complete once its process has exited; it outlives the server by nothing.
+# perf stops after WINDOW s, before the step ends; its file is written as it exits.
 for _ in 1 2 3 4 5 6 7 8 9 10; do
   grep -q sys_enter "$out/perf" 2>/dev/null && break
   sleep 1

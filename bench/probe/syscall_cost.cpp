@@ -39,14 +39,17 @@ double micros_per_call(int calls, F f) {
 int main(int argc, char** argv) {
   int calls = 200000;
   int rounds = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--calls") == 0) {
+  bool known = true;
+  for (int i = 1; i < argc && known; i += 2) {
+    if (i + 1 < argc && std::strcmp(argv[i], "--calls") == 0) {
       calls = std::atoi(argv[i + 1]);
-    } else if (std::strcmp(argv[i], "--rounds") == 0) {
+    } else if (i + 1 < argc && std::strcmp(argv[i], "--rounds") == 0) {
       rounds = std::atoi(argv[i + 1]);
+    } else {
+      known = false;
     }
   }
-  if (calls <= 0 || rounds <= 0) {
+  if (!known || calls <= 0 || rounds <= 0) {
     std::fprintf(stderr, "usage: roomwire_bench_syscalls [--calls N] [--rounds N]\n");
     return 2;
   }
