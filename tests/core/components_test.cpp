@@ -2,8 +2,12 @@
 // in_process_broker.
 
 #include <atomic>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <new>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -148,6 +152,77 @@ TEST_CASE("dedup_store: recall, per-user cap, expiry") {
   d.remember("u", "a", ack, 200);
   CHECK(d.recall("u", "a", 299));
   CHECK_FALSE(d.recall("u", "a", 300));
+}
+
+// The store against the plainest model of §6's rule: per user, a list of (id, expiry, ack) in
+// insertion order, searched front to back. Many ids over few users, a small cap and a short
+// lifetime make entries leave by the cap, by their expiry and by expire(), ids come back after
+// they left, and a repeated id must keep its place.
+TEST_CASE("dedup_store: agrees with a list model over random traffic") {
+  struct kept {
+    std::string id;
+    std::int64_t expires_at;
+    proto::message_received ack;
+  };
+  constexpr std::size_t cap = 37;
+  constexpr std::int64_t ttl = 500;
+  core::dedup_store d(cap, ttl);
+  std::deque<kept> model[2];
+  const char* users[2] = {"u", "v"};
+  const auto model_expire = [&](std::deque<kept>& m, std::int64_t now) {
+    while (!m.empty() && m.front().expires_at <= now) m.pop_front();
+  };
+  const auto model_find = [](std::deque<kept>& m, const std::string& id) -> kept* {
+    for (auto& k : m) {
+      if (k.id == id) return &k;
+    }
+    return nullptr;
+  };
+
+  std::mt19937 random(20261201);
+  std::int64_t now = 0;
+  std::size_t hits = 0;
+  for (int step = 0; step < 40000; ++step) {
+    now += static_cast<std::int64_t>(random() % 7);
+    const int u = static_cast<int>(random() % 2);
+    // Long ids too, so that some live outside the string's own buffer.
+    const std::string id = (random() % 4 == 0 ? "a-long-message-id-" : "m") +
+                           std::to_string(random() % 120);
+    auto& m = model[u];
+    model_expire(m, now);
+    if (random() % 3 == 0) {
+      proto::message_received ack;
+      ack.room_id = "r" + std::to_string(step % 5);
+      ack.timestamp = step;
+      if (step % 2 == 0) ack.seq = step;
+      d.remember(users[u], id, ack, now);
+      if (kept* k = model_find(m, id)) {
+        k->ack = ack;  // keeps its place and expiry
+      } else {
+        m.push_back(kept{id, now + ttl, ack});
+        while (m.size() > cap) m.pop_front();
+      }
+    } else {
+      const auto got = d.recall(users[u], id, now);
+      const kept* want = model_find(m, id);
+      REQUIRE(got.has_value() == (want != nullptr));
+      if (got) {
+        ++hits;
+        CHECK(got->message_id == id);
+        CHECK(got->sender_id == users[u]);
+        CHECK(got->room_id == want->ack.room_id);
+        CHECK(got->timestamp == want->ack.timestamp);
+        CHECK(got->seq == want->ack.seq);
+      }
+    }
+    REQUIRE(d.size(users[u]) == m.size());
+    if (step % 997 == 0) {
+      d.expire(now);
+      for (auto& each : model) model_expire(each, now);
+      CHECK(d.users() == static_cast<std::size_t>(!model[0].empty()) + !model[1].empty());
+    }
+  }
+  CHECK(hits > 1000);  // the walk did find remembered ids, not only misses
 }
 
 TEST_CASE("in_process_broker: seqs, tasks, deferred assignments") {
