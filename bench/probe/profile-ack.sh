@@ -10,10 +10,12 @@
 # disabled, so a sample that falls there is taken when they are enabled again (most kernel
 # samples land in pvm_irq_enable), and some land on the user instruction right after a system
 # call returns, which is why libc's system-call wrappers are counted apart from user code.
-# Sampling costs CPU itself, more the more often it samples: at one sample per 2 ms of CPU (the
-# default; PERIOD_US overrides it) the µs per acknowledgement come within a few of the suite's,
-# at one per 0.5 ms they run about 40% above. A 10 s window at 10,000/s gives about 1,700
-# samples, so a share of a few per cent is good to about a quarter of itself.
+# Under perf the kernel time also reads higher than in the suite, the more so the more often a
+# server is switched out (the raw peer: about 28 µs per acknowledgement here, 16.5 in the suite);
+# the user rows are not affected, and they are what this script is for. Sampling more often costs
+# more: at one sample per 2 ms of CPU (the default; PERIOD_US overrides it) roomwire's total
+# reads close to the suite's, at one per 0.5 ms about 40% above. A 10 s window at 10,000/s gives
+# about 1,700 samples, so a share of a few per cent is good to about a quarter of itself.
 #   bench/probe/profile-ack.sh [--peer roomwire|raw|node-ws] [--server PATH] [--rate 10000]
 #                              [--connections 1000] [--window 10]
 # Needs perf (Debian: linux-perf) and root, or a perf_event_paranoid that allows sampling.
