@@ -1,8 +1,9 @@
 #!/bin/sh
 # The benchmark suite against peers (docs/benchmarks.md, "Suite against peers"; issue 5).
-# Builds the Release tree, runs every scenario against every peer interleaved (A B C A B C ...),
-# REPS repetitions, writes raw CSV under bench/results/ and regenerates the suite section of
-# docs/benchmarks.md plus docs/images/bench-*.svg.
+# Builds the Release tree, runs every scenario against every peer interleaved, REPS repetitions,
+# each repetition starting one peer later (A B C, B C A, C A B, ...), writes raw CSV under
+# bench/results/ and regenerates the suite section of docs/benchmarks.md plus
+# docs/images/bench-*.svg.
 #
 #   bench/run-suite.sh [--quick] [--reps N] [--peers "roomwire raw websocketpp node-ws socketio"]
 #                      [--scenarios "fanout idle ack chat priority big"] [--no-build] [--no-doc]
@@ -104,14 +105,35 @@ child=""
 trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null || true; fi' EXIT
 trap 'exit 130' INT TERM
 
+# The list after its first $1 entries have moved to its end. A repetition's order of peers is the
+# list rotated by one more than the last's, so that no peer always runs first in a scenario, or
+# always right after the same one: on this VM a run reads differently by its place in a sequence
+# (docs/benchmarks.md, "One of those levers, tried and not kept").
+rotated() {
+  k=$1
+  shift
+  k=$((k % $#))
+  front=""
+  back=""
+  i=0
+  for item in "$@"; do
+    if [ $i -lt "$k" ]; then front="$front $item"; else back="$back $item"; fi
+    i=$((i + 1))
+  done
+  echo $back $front
+}
+
 failures=0
 rep=1
 while [ "$rep" -le "$reps" ]; do
+  # shellcheck disable=SC2086 # word splitting of the list is intended
+  order=$(rotated $((rep - 1)) $peers)
+  echo "order_rep$rep=$order" >>"$meta"
   for scenario in $scenarios; do
     eval "args=\$${scenario}_args"
     lg_scenario=$scenario
     [ "$scenario" = big ] && lg_scenario=fanout
-    for peer in $peers; do
+    for peer in $order; do
       extra=""
       [ "$peer" = socketio ] && extra="--socketio"
       echo "== rep $rep/$reps $scenario $peer (load $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$log"

@@ -203,7 +203,8 @@ def main():
     others = [p for p in peers if p != "roomwire"]
 
     w(f"Run of {meta.get('date', '?')}: `bench/run-suite.sh{' --quick' if meta.get('quick') == '1' else ''}`, "
-      f"{meta.get('reps')} repetition(s), peers interleaved per scenario; raw rows in "
+      f"{meta.get('reps')} repetition(s), peers interleaved per scenario (each repetition "
+      f"starting one peer later); raw rows in "
       f"`{os.path.relpath(args.csv, os.path.dirname(os.path.dirname(args.csv)) + '/..')}`.")
     w("")
     w(f"- machine: `nproc` {meta.get('nproc')}; CPU `{meta.get('cpu')}`; {meta.get('compiler')}, "
