@@ -105,22 +105,19 @@ child=""
 trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null || true; fi' EXIT
 trap 'exit 130' INT TERM
 
-# The list after its first $1 entries have moved to its end. A repetition's order of peers is the
-# list rotated by one more than the last's, so that no peer always runs first in a scenario, or
-# always right after the same one: on this VM a run reads differently by its place in a sequence
-# (docs/benchmarks.md, "One of those levers, tried and not kept").
+# The list after its first $1 entries have moved to its end. Repetition r runs the peers in the
+# list rotated by r - 1, so that no peer always runs first (or last) in a scenario: on this VM a
+# run reads differently by its place in a sequence (docs/benchmarks.md, "One of those levers,
+# tried and not kept"). Rotation keeps each peer's neighbours; it changes only the places.
 rotated() {
-  k=$1
+  k=$(($1 % ($# - 1)))
   shift
-  k=$((k % $#))
-  front=""
-  back=""
-  i=0
-  for item in "$@"; do
-    if [ $i -lt "$k" ]; then front="$front $item"; else back="$back $item"; fi
-    i=$((i + 1))
+  while [ "$k" -gt 0 ]; do
+    set -- "$@" "$1"
+    shift
+    k=$((k - 1))
   done
-  echo $back $front
+  echo "$@"
 }
 
 failures=0
