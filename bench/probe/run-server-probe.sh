@@ -67,10 +67,9 @@ run() {
 short=$(run "$seconds")
 long=$(run $((seconds * 2)))
 set -- $short
-ir_short=$2
+acks_short=$1 ir_short=$2
 set -- $long
-ir_long=$2
-acks=$(($(echo "$long" | cut -d' ' -f1) - $(echo "$short" | cut -d' ' -f1)))
+acks=$(($1 - acks_short)) ir_long=$2
 echo "instructions per acknowledgement (server, user space): $(((ir_long - ir_short) / acks))" \
   "(($ir_long - $ir_short) over $acks acknowledgements; $connections connections, $rate/s)"
 if [ "$cache_sim" = yes ]; then
