@@ -105,20 +105,8 @@ child=""
 trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null || true; fi' EXIT
 trap 'exit 130' INT TERM
 
-# The list after its first $1 entries have moved to its end. Repetition r runs the peers in the
-# list rotated by r - 1, so that no peer always runs first (or last) in a scenario: on this VM a
-# run reads differently by its place in a sequence (docs/benchmarks.md, "One of those levers,
-# tried and not kept"). Rotation keeps each peer's neighbours; it changes only the places.
-rotated() {
-  k=$(($1 % ($# - 1)))
-  shift
-  while [ "$k" -gt 0 ]; do
-    set -- "$@" "$1"
-    shift
-    k=$((k - 1))
-  done
-  echo "$@"
-}
+# Repetition r runs the peers in the list rotated by r - 1 (see rotated.sh).
+. "$root/bench/rotated.sh"
 
 failures=0
 rep=1

@@ -61,17 +61,7 @@ server_cmd() {
   esac
 }
 
-# The list after its first $1 entries have moved to its end (as in bench/run-suite.sh).
-rotated() {
-  k=$(($1 % ($# - 1)))
-  shift
-  while [ "$k" -gt 0 ]; do
-    set -- "$@" "$1"
-    shift
-    k=$((k - 1))
-  done
-  echo "$@"
-}
+. "$root/bench/rotated.sh"  # rotated K LIST: the order of repetition K + 1
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
