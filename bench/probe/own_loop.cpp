@@ -1,6 +1,6 @@
 // An experiment, not a server: roomwire's own hub and WebSocket reader behind an event loop of
 // our own instead of Asio, to measure what that lever is worth in the suite's ack scenario
-// (docs/benchmarks.md, "Ack CPU"). One thread on edge-triggered epoll: every socket is
+// (docs/benchmarks.md, "Ack CPU: what is left"). One thread on edge-triggered epoll: every socket is
 // registered once (no EPOLL_CTL_MOD per message), a read shorter than the buffer ends the
 // socket's turn (no EAGAIN read), and each connection's frames of a turn go out in one write().
 //
@@ -10,9 +10,13 @@
 // handshake's checks beyond finding a key and a token, the connection limit, HTTP, the drain.
 //
 //   roomwire_bench_own_loop [--port 0] [--rate R] [--burst B] [--queue-soft-bytes N]
-//                           [--queue-hard-bytes N] [--max-message-bytes N] [--other-flag V]...
+//                           [--queue-hard-bytes N] [--max-message-bytes N] [--room-history N]
+//                           [--dedup-entries N] [--prefault-mib N] [--other-flag V]...
 // takes roomwire-server's flags (ignoring those it has no use for) and, like it, prints
-// "listening on ws://127.0.0.1:PORT/api/ws"; SIGTERM ends it.
+// "listening on ws://127.0.0.1:PORT/api/ws"; SIGTERM ends it. --room-history and
+// --dedup-entries set the hub's options of those names; --prefault-mib N maps and touches N MiB
+// of heap before it listens, so that the run's growth causes no page faults.
+// bench/probe/compare-ack.sh runs it (docs/benchmarks.md, "The levers, measured").
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +35,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
