@@ -1,7 +1,7 @@
 // An experiment, not a server: roomwire's own hub and WebSocket reader behind an event loop of
 // our own instead of Asio, to measure what that lever is worth in the suite's ack scenario
-// (docs/benchmarks.md, "Ack CPU: what is left"). One thread on edge-triggered epoll: every socket is
-// registered once (no EPOLL_CTL_MOD per message), a read shorter than the buffer ends the
+// (docs/benchmarks.md, "Ack CPU: what is left"). One thread on edge-triggered epoll: every socket
+// is registered once (no EPOLL_CTL_MOD per message), a read shorter than the buffer ends the
 // socket's turn (no EAGAIN read), and each connection's frames of a turn go out in one write().
 //
 // Everything between the socket and the protocol is the library's: core::hub with its
@@ -43,12 +43,14 @@
 
 #include "roomwire/core/hub.hpp"
 #include "roomwire/server.hpp"
+#include "transport/http.hpp"
 #include "transport/ws_wire.hpp"
 
 namespace {
 
 namespace core = roomwire::core;
 namespace ws = roomwire::transport::ws;
+namespace http = roomwire::transport;
 using roomwire::protocol::close_code;
 
 volatile sig_atomic_t stop_requested = 0;
@@ -186,6 +188,7 @@ class loop final : public core::transport {
       if (n < 0) return;
       if (c.session == 0) {
         c.handshake.append(buffer, static_cast<std::size_t>(n));
+        // False: dropped, or the head is incomplete (and shorter than this buffer: drained).
         if (!answer_handshake(c)) return;
       } else if (!c.reader.stopped()) {
         c.reader.consume(buffer, static_cast<std::size_t>(n), c);
@@ -197,33 +200,31 @@ class loop final : public core::transport {
 
   // False when the connection is gone or the request is not complete yet.
   bool answer_handshake(connection& c) {
-    if (c.handshake.find("\r\n\r\n") == std::string::npos) {
-      if (c.handshake.size() > 8192) drop(c, close_code::protocol_error);
+    const auto head_end = c.handshake.find("\r\n\r\n");
+    if (head_end == std::string::npos) {
+      if (c.handshake.size() > http::max_request_head_bytes) drop(c, close_code::protocol_error);
       return false;
     }
-    const std::string& h = c.handshake;
-    const auto token_at = h.find("token=");
-    const auto key_at = h.find("Sec-WebSocket-Key: ");
-    const auto line_end = h.find("\r\n");
-    std::optional<core::identity> who;
-    if (token_at != std::string::npos && token_at < line_end) {
-      const auto end = h.find_first_of("& ", token_at);
-      who =
-          roomwire::demo_authenticate(std::string_view(h).substr(token_at + 6, end - token_at - 6));
-    }
-    if (!who || key_at == std::string::npos) {
+    const auto head =
+        http::parse_request_head(std::string_view(c.handshake).substr(0, head_end + 4));
+    const auto key = head ? head->field("Sec-WebSocket-Key") : std::nullopt;
+    const auto token =
+        head ? http::query_param(http::split(head->target).query, "token") : std::nullopt;
+    std::optional<core::identity> who = token ? roomwire::demo_authenticate(*token) : std::nullopt;
+    if (!who || !key) {
       drop(c, close_code::invalid_authentication);
       return false;
     }
-    const auto key_end = h.find("\r\n", key_at);
     c.out =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: " +
-        ws::accept_key(std::string_view(h).substr(key_at + 19, key_end - key_at - 19)) + "\r\n\r\n";
+        ws::accept_key(*key) + "\r\n\r\n";
+    std::string early = c.handshake.substr(head_end + 4);  // frames sent right behind the request
     std::string().swap(c.handshake);
     c.session = hub_.open(std::move(*who));
     by_session_.emplace(c.session, &c);
     queue_flush(c);
+    if (!early.empty()) c.reader.consume(early.data(), early.size(), c);
     return true;
   }
 
