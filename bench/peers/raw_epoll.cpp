@@ -8,6 +8,9 @@
 // no limits, no priorities: nothing a real server may skip.
 //
 //   roomwire_peer_raw [--port 0]      prints "listening on ws://127.0.0.1:PORT/api/ws"
+//     [--busy-us N]   an experiment, not a peer: spend N µs of CPU on each text message before
+//                     handling it, to measure what a slower reply costs a server on this machine
+//                     (bench/probe/compare-ack.sh, peer raw+N; docs/benchmarks.md)
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -164,7 +167,7 @@ struct room {
 
 class server {
  public:
-  explicit server(int listen_fd) : listen_(listen_fd) {
+  server(int listen_fd, std::int64_t busy_ns) : listen_(listen_fd), busy_ns_(busy_ns) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     add(listen_, EPOLLIN);
   }
@@ -377,6 +380,11 @@ class server {
   }
 
   void on_text(int fd, std::string_view json) {
+    if (busy_ns_ > 0) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(busy_ns_);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    }
     const auto type = string_field(json, "type");
     const auto payload = payload_object(json);
     const auto room_id = string_field(payload, "roomId");
@@ -414,6 +422,7 @@ class server {
   }
 
   int listen_;
+  std::int64_t busy_ns_;
   int epoll_;
   std::vector<conn> conns_;
   std::vector<int> dirty_;
@@ -424,8 +433,10 @@ class server {
 
 int main(int argc, char** argv) {
   int port = 0;
+  std::int64_t busy_ns = 0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--busy-us") == 0) busy_ns = std::atoll(argv[++i]) * 1000;
   }
   signal(SIGPIPE, SIG_IGN);
   rlimit limit{};
@@ -447,6 +458,6 @@ int main(int argc, char** argv) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::printf("listening on ws://127.0.0.1:%u/api/ws\n", static_cast<unsigned>(ntohs(addr.sin_port)));
   std::fflush(stdout);
-  server s(fd);
+  server s(fd, busy_ns);
   s.run();
 }

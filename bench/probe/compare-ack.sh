@@ -11,8 +11,12 @@
 #   own-loop-prefault   the same, its heap mapped and touched before the run (no page faults)
 #   own-loop-lean       the same, keeping no room history and one dedup entry per user
 #   raw, node-ws        the suite's peers
-# Prints, per peer, the median µs of server CPU per acknowledgement with its range, and the
-# median of its per-repetition ratios to the first PEER with their range.
+#   raw+N               the raw peer spending N µs of CPU on each message before it replies
+#                       (--busy-us N): what a slower reply costs a server on this machine
+# Prints, per peer, the median µs of server CPU per acknowledgement with its range, the median of
+# its per-repetition ratios to the first PEER with their range, and the median count of interrupts
+# one CPU sent the other per acknowledgement (system-wide; on this VM a wake-up of a sleeping vCPU
+# is one of them).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-"$root/build/bench-release"}
@@ -36,6 +40,8 @@ done
 for peer in "$@"; do
   case $peer in
     roomwire | own-loop | own-loop-prefault | own-loop-lean | raw | node-ws) ;;
+    raw+*) case ${peer#raw+} in '' | *[!0-9]*)
+        echo "raw+N takes a whole number of µs: $peer" >&2; exit 2 ;; esac ;;
     *) echo "unknown peer $peer; usage: $usage" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +63,7 @@ server_cmd() {
     own-loop-prefault) echo "$own --prefault-mib 512" ;;
     own-loop-lean) echo "$own --room-history 0 --dedup-entries 1" ;;
     raw) echo "$build/bench/peers/roomwire_peer_raw --port 0" ;;
+    raw+*) echo "$build/bench/peers/roomwire_peer_raw --port 0 --busy-us ${1#raw+}" ;;
     node-ws) echo "node bench/peers/ws_server.js --port 0" ;;
   esac
 }
@@ -77,6 +84,8 @@ while [ "$rep" -le "$reps" ]; do
       cat "$out/log" >&2
       exit 1
     }
+    # "ack: 1.10 cross-CPU interrupts per acknowledgement (system-wide)"
+    sed -n "s/^ack: \([0-9.]*\) cross-CPU interrupts.*/$peer,$rep,\1/p" "$out/log" >>"$out/ipis.csv"
   done
   echo "repetition $rep/$reps done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   rep=$((rep + 1))
@@ -84,9 +93,13 @@ done
 
 # Columns of the load generator's CSV: tag (peer, repetition), ..., 13th: µs of server CPU per
 # acknowledgement.
-python3 - "$out/rows.csv" "$@" <<'PY'
+python3 - "$out/rows.csv" "$out/ipis.csv" "$@" <<'PY'
 import collections, statistics, sys
-rows, peers = sys.argv[1], sys.argv[2:]
+rows, ipi_rows, peers = sys.argv[1], sys.argv[2], sys.argv[3:]
+ipis = collections.defaultdict(list)
+for line in open(ipi_rows):
+    peer, _, count = line.strip().split(",")
+    ipis[peer].append(float(count))
 by_rep = collections.defaultdict(dict)
 for line in open(rows):
     f = line.strip().split(",")
@@ -94,10 +107,11 @@ for line in open(rows):
         by_rep[f[1]][f[0]] = float(f[12])
 base = peers[0]
 print(f"us of server CPU per acknowledgement, {len(by_rep)} repetitions; ratio: to {base}, "
-      "median of the per-repetition ratios")
+      "median of the per-repetition ratios; IPIs: cross-CPU interrupts per acknowledgement")
 for p in peers:
     us = [r[p] for r in by_rep.values() if p in r]
     ratio = [r[p] / r[base] for r in by_rep.values() if p in r and base in r and r[base] > 0]
     print(f"{p:18s} {statistics.median(us):6.1f} ({min(us):.1f}-{max(us):.1f})   "
-          f"ratio {statistics.median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})")
+          f"ratio {statistics.median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})   "
+          f"IPIs {statistics.median(ipis[p]):.2f}")
 PY

@@ -13,7 +13,9 @@
 // "#<index> <ns>" for deliveries, messageId "@<ns>" for acknowledgements): a send the load
 // generator made late still counts against the server (no coordinated omission). CPU time of
 // both processes comes from /proc/<pid>/stat; a phase whose load generator used >= 90% of a core
-// is flagged client-bound.
+// is flagged client-bound. The ack scenario also prints the interrupts one CPU sent another per
+// acknowledgement (system-wide, from /proc/interrupts): on this VM a server whose reply comes late
+// pays for waking the load generator's vCPU (docs/benchmarks.md, "The levers, measured").
 //
 // Several nodes (fanout only): with --nodes K it starts K copies of the server command (each
 // argument "{node}" becomes the node's index 0..K-1, e.g. for --node n{node}), connects receiver
@@ -37,6 +39,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
@@ -96,6 +99,26 @@ long rss_kib(pid_t pid) {
   const std::string text = read_small("/proc/" + std::to_string(pid) + "/status");
   const auto at = text.find("VmRSS:");
   return at == std::string::npos ? 0 : std::strtol(text.c_str() + at + 6, nullptr, 10);
+}
+
+// Interrupts one CPU sent another, all CPUs summed: function calls (CAL, which include the
+// scheduler's remote wake-ups) and rescheduling (RES). On this VM a wake-up of a sleeping vCPU is
+// one of these, and each one passes through the hypervisor.
+std::uint64_t cross_cpu_interrupts() {
+  std::ifstream in("/proc/interrupts");
+  std::string line;
+  std::uint64_t sum = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string label;
+    fields >> label;
+    if (label != "CAL:" && label != "RES:") continue;
+    std::string count;
+    while (fields >> count && !count.empty() && std::isdigit(static_cast<unsigned char>(count[0]))) {
+      sum += std::strtoull(count.c_str(), nullptr, 10);
+    }
+  }
+  return sum;
 }
 
 std::string load_average() {
@@ -479,6 +502,7 @@ class load_generator {
     bool complete = true;
     std::vector<double> node_cpu;  // per server process (--nodes)
     double also_cpu = 0;           // --also-measure-pid
+    std::uint64_t cross_cpu_interrupts = 0;  // open_loop: system-wide, see cross_cpu_interrupts()
   };
 
   // A closed loop from one sender (the last connection): at most `window` messages not yet
@@ -512,6 +536,7 @@ class load_generator {
     const std::uint64_t d0 = deliveries_, a0 = acks_;
     const double sc0 = server_cpu(), cc0 = cpu_seconds(0), ac0 = also_cpu();
     const auto nc0 = node_cpu();
+    const std::uint64_t ipi0 = cross_cpu_interrupts();
     const double interval = 1e9 / rate;
     const std::int64_t t0 = now_ns() + 10'000'000;
     const auto total = static_cast<std::uint64_t>(seconds * rate);
@@ -535,6 +560,7 @@ class load_generator {
     r.sent = total;
     r.deliveries = deliveries_ - d0;
     r.acks = acks_ - a0;
+    r.cross_cpu_interrupts = cross_cpu_interrupts() - ipi0;
     r.server_cpu = server_cpu() - sc0;
     r.client_cpu = cpu_seconds(0) - cc0;
     r.also_cpu = also_cpu() - ac0;
@@ -1102,6 +1128,8 @@ int main(int argc, char** argv) {
     for (const double rate : o.rates) {
       const auto p = gen.open_loop(rate, o.step_s, senders);
       print_latency("ack", p, gen.latencies());
+      std::printf("ack: %.2f cross-CPU interrupts per acknowledgement (system-wide)\n",
+                  static_cast<double>(p.cross_cpu_interrupts) / std::max<double>(1, p.acks));
       ok = ok && p.complete;
       csv.row("ack", rate, static_cast<double>(p.acks) / p.seconds, &gen.latencies(),
               p.server_cpu / p.seconds, p.client_cpu / p.seconds,
