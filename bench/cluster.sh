@@ -54,11 +54,10 @@ if ! "$server" --help | grep -q -- '--redis'; then
   exit 2
 fi
 
-# The same roomwire-server flags as the suite (bench/run-suite.sh): the limits that would bind
-# lifted, pings off, one thread.
-server_args="--port 0 --rate 1000000000 --burst 1000000000 --queue-soft-bytes 268435456
-  --queue-hard-bytes 1073741824 --ping-interval-ms 3600000 --max-message-bytes 1048576
-  --max-connections 100000 --threads 1 --log-level warning"
+# The same roomwire-server flags as the suite: the limits that would bind lifted, pings off, one
+# thread.
+. "$root/bench/server-flags.sh"
+server_args=$roomwire_server_flags
 fanout_args="--scenario fanout --connections $connections $phases --loads 0.5"
 
 tmp=$(mktemp -d)

@@ -43,14 +43,11 @@ if [ $do_build = 1 ]; then
 fi
 
 load="$build/bench/suite/roomwire_bench_load"
+. "$root/bench/server-flags.sh"  # $roomwire_server_flags
 server_cmd() {
   case $1 in
-    # The limits of roomwire-server that would bind are lifted (the peers have none): no rate
-    # limit, queues that never shed or close, no pings, 1 MiB frames (scenario big), one thread.
-    roomwire) echo "$build/apps/roomwire-server/roomwire-server --port 0 --rate 1000000000" \
-      "--burst 1000000000 --queue-soft-bytes 268435456 --queue-hard-bytes 1073741824" \
-      "--ping-interval-ms 3600000 --max-message-bytes 1048576 --max-connections 100000" \
-      "--threads 1 --log-level warning" ;;
+    # roomwire-server's limits that would bind are lifted (server-flags.sh): the peers have none.
+    roomwire) echo "$build/apps/roomwire-server/roomwire-server $roomwire_server_flags" ;;
     raw) echo "$build/bench/peers/roomwire_peer_raw --port 0" ;;
     websocketpp) echo "$build/bench/peers/roomwire_peer_websocketpp --port 0" ;;
     node-ws) echo "node bench/peers/ws_server.js --port 0" ;;

@@ -44,9 +44,9 @@ run_ack_under_perf() {
   perf_command=$1
   case $peer in
     roomwire)
-      set -- "${server:-$build/apps/roomwire-server/roomwire-server}" --port 0 --rate 1000000000 \
-        --burst 1000000000 --ping-interval-ms 3600000 --threads 1 --max-connections 100000 \
-        --log-level warning ;;
+      . "$root/bench/server-flags.sh"  # $roomwire_server_flags: the suite's
+      # shellcheck disable=SC2086 # word splitting of the flags is intended
+      set -- "${server:-$build/apps/roomwire-server/roomwire-server}" $roomwire_server_flags ;;
     raw) set -- "${server:-$build/bench/peers/roomwire_peer_raw}" --port 0 ;;
     node-ws) set -- node bench/peers/ws_server.js --port 0 ;;
   esac

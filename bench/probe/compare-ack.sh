@@ -53,8 +53,8 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROOMWIRE_BUILD_BENC
 cmake --build "$build" -j "${JOBS:-2}" --target roomwire-server roomwire_bench_load \
   roomwire_peer_raw roomwire_bench_own_loop >/dev/null
 
-flags="--port 0 --rate 1000000000 --burst 1000000000 --ping-interval-ms 3600000 --threads 1
-  --max-connections 100000 --log-level warning"
+. "$root/bench/server-flags.sh"  # $roomwire_server_flags: the suite's
+flags=$roomwire_server_flags
 own="$build/bench/probe/roomwire_bench_own_loop $flags"
 server_cmd() {
   case $1 in

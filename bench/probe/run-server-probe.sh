@@ -43,16 +43,17 @@ else
   cmake --build "$build" -j "${JOBS:-2}" --target roomwire_bench_load >/dev/null
 fi
 load="$build/bench/suite/roomwire_bench_load"
+. "$root/bench/server-flags.sh"  # $roomwire_server_flags: the suite's
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 # Prints "<acknowledgements> <instructions> [<the simulated cache events>]" for one run of
 # `seconds` seconds.
 run() {
+  # shellcheck disable=SC2086 # word splitting of the flags is intended
   "$load" --scenario ack --connections "$connections" --rates "$rate" --step-s "$1" \
     --tag probe -- valgrind --tool=callgrind --cache-sim=$cache_sim --callgrind-out-file="$out/cg.$1" "$server" \
-    --port 0 --rate 1000000000 --burst 1000000000 --ping-interval-ms 3600000 --threads 1 \
-    --max-connections 100000 --log-level warning >"$out/log.$1" 2>&1
+    $roomwire_server_flags >"$out/log.$1" 2>&1
   acks=$(awk -F, '$1 == "probe" && $2 == "ack" { n = $5 } END { print n }' "$out/log.$1")
   # The load generator waits for the server to exit (SIGTERM): callgrind has written its file.
   total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out/cg.$1" | head -n1)
