@@ -113,5 +113,5 @@ for p in peers:
     ratio = [r[p] / r[base] for r in by_rep.values() if p in r and base in r and r[base] > 0]
     print(f"{p:18s} {statistics.median(us):6.1f} ({min(us):.1f}-{max(us):.1f})   "
           f"ratio {statistics.median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})   "
-          f"IPIs {statistics.median(ipis[p]):.2f}")
+          f"IPIs {statistics.median(ipis[p]):.2f}" if ipis[p] else "IPIs -")
 PY
