@@ -1,6 +1,7 @@
 // The hub's parts on their own: ring, outbound_queue, rate_limiter, dedup_store,
 // in_process_broker.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -223,6 +224,46 @@ TEST_CASE("dedup_store: agrees with a list model over random traffic") {
     }
   }
   CHECK(hits > 1000);  // the walk did find remembered ids, not only misses
+}
+
+// The hub calls expire() once a second on its I/O thread, so one call must stay short however
+// many users there are, and still give every expired user's memory back within a few calls.
+TEST_CASE("dedup_store: expire() visits a bounded share of the users per call, all in turn") {
+  using store = core::dedup_store;
+  constexpr std::size_t users = 70000;  // more than sweep_min_users * sweep_rounds
+  static_assert(users > store::sweep_min_users * store::sweep_rounds);
+  store d(4, 100);
+  proto::message_received ack;
+  ack.room_id = "r";
+  ack.timestamp = 1;
+  for (std::size_t u = 0; u < users; ++u) {
+    // Every tenth user sends again at 50: still remembered at 120, when the others have expired.
+    d.remember("user-" + std::to_string(u), "early", ack, 0);
+    if (u % 10 == 0) d.remember("user-" + std::to_string(u), "late", ack, 50);
+  }
+  REQUIRE(d.users() == users);
+
+  const std::size_t per_call = std::max(store::sweep_min_users, users / store::sweep_rounds);
+  std::size_t calls = 0;
+  std::size_t before = d.users();
+  while (d.users() > users / 10 && calls <= store::sweep_rounds + 1) {
+    d.expire(120);
+    ++calls;
+    CHECK(before - d.users() <= per_call);  // no call gives back more users than it may visit
+    before = d.users();
+  }
+  CHECK(calls > 1);  // the work was spread over several calls
+  CHECK(calls <= store::sweep_rounds + 1);
+  CHECK(d.users() == users / 10);
+  // Whether swept yet or not, nothing expired is recalled and nothing live is lost.
+  for (std::size_t u = 0; u < users; u += 7) {
+    const std::string user = "user-" + std::to_string(u);
+    CHECK_FALSE(d.recall(user, "early", 120));
+    CHECK(static_cast<bool>(d.recall(user, "late", 120)) == (u % 10 == 0));
+  }
+  // A later sweep that starts mid-way through the map still reaches everyone.
+  for (std::size_t c = 0; c <= store::sweep_rounds + 1 && d.users() > 0; ++c) d.expire(150);
+  CHECK(d.users() == 0);
 }
 
 TEST_CASE("in_process_broker: seqs, tasks, deferred assignments") {
