@@ -164,7 +164,9 @@ class broker {
                                                            std::int64_t now_ms) = 0;
   virtual void remember(std::string_view user_id, std::string_view message_id,
                         const protocol::message_received& ack, std::int64_t now_ms) = 0;
-  // Forget what has expired (called from hub::tick about once a second; steady time).
+  // Give back the memory of what has expired (called from hub::tick about once a second;
+  // steady time). It runs on the hub's thread, so it may do a bounded part of the work per
+  // call, as dedup_store does; recall must not return an expired entry either way.
   virtual void expire(std::int64_t now_ms) = 0;
 };
 
