@@ -111,7 +111,7 @@ print(f"us of server CPU per acknowledgement, {len(by_rep)} repetitions; ratio: 
 for p in peers:
     us = [r[p] for r in by_rep.values() if p in r]
     ratio = [r[p] / r[base] for r in by_rep.values() if p in r and base in r and r[base] > 0]
+    ipi = f"{statistics.median(ipis[p]):.2f}" if ipis[p] else "-"  # "-": an older load generator
     print(f"{p:18s} {statistics.median(us):6.1f} ({min(us):.1f}-{max(us):.1f})   "
-          f"ratio {statistics.median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})   "
-          f"IPIs {statistics.median(ipis[p]):.2f}" if ipis[p] else "IPIs -")
+          f"ratio {statistics.median(ratio):.2f} ({min(ratio):.2f}-{max(ratio):.2f})   IPIs {ipi}")
 PY
