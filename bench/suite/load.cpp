@@ -207,6 +207,7 @@ struct options {
   int content_bytes = 64;
   double slow_kib_per_s = 2048;  // priority: the slow reader's bandwidth
   double flood_rate = 4000;      // priority: priority-4 messages/s
+  int slow_rcvbuf = 64 * 1024;   // priority: the slow reader's SO_RCVBUF
   bool socketio = false;
   int nodes = 0;                // fanout: 0 = one server; K = K copies of the command
   pid_t also_measure_pid = 0;   // its CPU is reported apart (not part of "server")
@@ -222,7 +223,7 @@ void usage() {
       "  [--loads 0.25,0.5] [--rates 2500,5000,10000] [--rate-factor 1.5] [--max-steps 12]\n"
       "  [--refine 0]  (chat: geometric bisection steps between the last pass and first fail)\n"
       "  [--p99-limit-ms 50] [--settle-s 2] [--content-bytes 64] [--socketio]\n"
-      "  [--slow-kib-per-s 2048 --flood-rate 4000]  (priority)\n"
+      "  [--slow-kib-per-s 2048 --flood-rate 4000 --slow-rcvbuf 65536]  (priority)\n"
       "  [--nodes K] [--also-measure-pid PID]  (fanout; \"{node}\" in ARGS: the node index)\n"
       "  [--csv FILE --tag PEER,REP] -- SERVER-COMMAND [ARGS...]\n",
       stderr);
@@ -260,6 +261,7 @@ bool parse_args(int argc, char** argv, options& o) {
     else if (flag == "--content-bytes") o.content_bytes = std::atoi(v);
     else if (flag == "--slow-kib-per-s") o.slow_kib_per_s = std::atof(v);
     else if (flag == "--flood-rate") o.flood_rate = std::atof(v);
+    else if (flag == "--slow-rcvbuf") o.slow_rcvbuf = std::atoi(v);
     else if (flag == "--csv") o.csv = v;
     else if (flag == "--tag") o.tag = v;
     else if (flag == "--nodes") o.nodes = std::atoi(v);
@@ -588,8 +590,7 @@ class load_generator {
     const int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (c.slow) {
-      const int small = 64 * 1024;
-      setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &o_.slow_rcvbuf, sizeof o_.slow_rcvbuf);
     }
     sockaddr_in to{};
     to.sin_family = AF_INET;
