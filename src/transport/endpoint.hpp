@@ -24,11 +24,18 @@
 namespace roomwire::transport {
 
 // The write-side watermark: frames are pulled from the hub only while the connection holds less
-// than this, so that priority order applies to whatever is still in the hub's queue.
+// than this, so that priority order applies to whatever is still in the hub's queue. 16 KiB
+// gathers a burst into few writes while the socket keeps up.
 inline constexpr std::size_t send_high_water = 16 * 1024;
+// The watermark of a connection whose socket has been full since it last caught up (a reader
+// slower than what is sent to it): a few frames per write, so that its backlog waits in the hub's
+// queue, where a priority-0 frame overtakes it. Only such connections pay the extra writes; a
+// priority-0 frame waits behind about 12 KB instead of 25 (tests/integration/backpressure_test).
+inline constexpr std::size_t pressed_send_high_water = 4 * 1024;
 // What an accepted socket may hold unsent in the kernel (TCP_NOTSENT_LOWAT), for the same
-// reason.
-inline constexpr std::size_t unsent_bytes_limit = 16 * 1024;
+// reason. A socket whose reader and network take what is sent at once holds nothing unsent,
+// so the limit costs it nothing.
+inline constexpr std::size_t unsent_bytes_limit = 4 * 1024;
 // How soon a backed-up connection is pumped again (and its backlog re-reported).
 inline constexpr std::int64_t repump_interval_ms = 5;
 
@@ -48,6 +55,8 @@ class link {
   // Only on the connection's strand (that is, inside endpoint_host::pump):
   // bytes handed to websocketpp and not yet given to the operating system.
   virtual std::size_t buffered() const = 0;
+  // How much it may hold before the pump stops taking frames from the hub.
+  virtual std::size_t send_window() const { return send_high_water; }
   // Hands one frame to the connection (a prepared message shared by every recipient).
   virtual void send(const core::frame& f) = 0;
 

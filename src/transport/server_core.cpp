@@ -277,7 +277,7 @@ struct server_core::impl final : core::transport,
     if (links.find(l.session) == links.end()) return false;
     bool hub_empty = false;
     try {
-      while (l.buffered() < rt::send_high_water) {
+      while (l.buffered() < l.send_window()) {
         core::frame_ptr f = hub.pop(l.session);
         if (!f) {
           hub_empty = true;

@@ -164,6 +164,9 @@ class connection final : public link,
   // ---- link (inside endpoint_host::pump, on the executor) -----------------------------------
 
   std::size_t buffered() const override { return unsent_; }
+  std::size_t send_window() const override {
+    return pressed_ ? pressed_send_high_water : send_high_water;
+  }
 
   void send(const core::frame& f) override {
     queue(f.prepared<std::string>([](const std::string& text) {
@@ -394,7 +397,10 @@ class connection final : public link,
       if (pump_requested_.exchange(false) || pump_again_) run_pump();
       if (!flush()) break;  // the socket is full: wait_writable() calls back here
       more = pump_again_ || pump_requested_.load();
-      if (!more) break;
+      if (!more) {
+        pressed_ = false;  // caught up
+        break;
+      }
     }
     in_turn_ = false;
     if (more && state_ != state::ended && !writing_) {
@@ -430,6 +436,7 @@ class connection final : public link,
       std::error_code ec;
       std::size_t n = write_next(ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        pressed_ = true;
         wait_writable();
         return false;
       }
@@ -810,6 +817,7 @@ class connection final : public link,
   bool pump_again_ = false;
   bool reading_ = false;
   bool writing_ = false;
+  bool pressed_ = false;  // the socket was full since the connection last caught up
   bool admitted_ = false;
   bool close_sent_ = false;
   bool peer_closed_ = false;

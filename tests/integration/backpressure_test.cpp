@@ -141,3 +141,54 @@ TEST_CASE("back-pressure: small messages to a backed-up socket arrive whole and 
   }
   CHECK(s.server.metrics().messages_dropped == 0);
 }
+
+TEST_CASE("back-pressure: a critical message waits behind a few KiB, not a socket's worth") {
+  // What a priority cannot reorder is what the transport has already handed over: its own write
+  // buffer and the kernel's. Once a connection's socket has been full, it takes frames from the
+  // hub a few KiB at a time until it catches up, so a critical message overtakes everything but
+  // those few KiB and what the reader's own receive buffer holds.
+  running_server s(with_queue_limits(64u << 20, 64u << 20));
+  s.start();
+  auto slow = slow_member(s);
+  wire_client fast(s.at());
+  REQUIRE(fast.connect("/api/ws?token=fast") == 101);
+  REQUIRE(join(fast, "marker", "j-2"));
+  // The one I/O thread runs the connections' turns in the order they became due: once a marker
+  // reaches the other member, the backed-up socket has written until the kernel refused more.
+  int markers = 0;
+  const auto settle = [&] {
+    s.server.send_to_room("marker", make_bulk(++markers, 1, roomwire::protocol::priority::normal));
+    REQUIRE(fast.next_of_type("bulk", 10000ms));
+  };
+  // Reads up to the critical message n; the bytes of the messages before it.
+  const auto read_to_critical = [&](int n) {
+    std::size_t bytes = 0;
+    while (true) {
+      auto text = slow->next_of_type("bulk", 20000ms);
+      REQUIRE(text);
+      if (parse_json(*text)["payload"]["n"].GetInt() == -n) return bytes;
+      bytes += text->size();
+    }
+  };
+
+  constexpr int count = 2000;  // 1 KiB each: about 2 MB, far more than the sockets hold
+  for (int i = 0; i < count; ++i) {
+    s.server.send_to_room("firehose", make_bulk(i, 1024, roomwire::protocol::priority::normal));
+  }
+  settle();
+  // The first one may still find a full window of frames ahead (written before the socket was
+  // first found full); the next ones find what a backed-up connection holds.
+  s.server.send_to_room("firehose", make_bulk(-1, 10, roomwire::protocol::priority::critical));
+  const std::size_t first = read_to_critical(1);
+  std::size_t most = 0;
+  for (int n = 2; n <= 4; ++n) {
+    settle();
+    s.server.send_to_room("firehose", make_bulk(-n, 10, roomwire::protocol::priority::critical));
+    most = std::max(most, read_to_critical(n));
+  }
+  UNSCOPED_INFO("bytes ahead of the first critical message: " << first << ", of the next: at most "
+                                                              << most);
+  CHECK(first < 40 * 1024);
+  CHECK(most < 20 * 1024);
+  CHECK(s.server.metrics().messages_dropped == 0);
+}
