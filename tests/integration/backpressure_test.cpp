@@ -155,6 +155,8 @@ TEST_CASE("back-pressure: a critical message waits behind a few KiB, not a socke
   REQUIRE(join(fast, "marker", "j-2"));
   // The one I/O thread runs the connections' turns in the order they became due: once a marker
   // reaches the other member, the backed-up socket has written until the kernel refused more.
+  // Were it still short of that, fewer bytes would be ahead: the checks below could only pass
+  // more easily, never fail by chance. With the old 16 KiB limits they failed in every run.
   int markers = 0;
   const auto settle = [&] {
     s.server.send_to_room("marker", make_bulk(++markers, 1, roomwire::protocol::priority::normal));
