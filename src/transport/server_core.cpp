@@ -277,7 +277,8 @@ struct server_core::impl final : core::transport,
     if (links.find(l.session) == links.end()) return false;
     bool hub_empty = false;
     try {
-      while (l.buffered() < l.send_window()) {
+      const std::size_t window = l.send_window();  // fixed for the pump: only a write changes it
+      while (l.buffered() < window) {
         core::frame_ptr f = hub.pop(l.session);
         if (!f) {
           hub_empty = true;
