@@ -66,8 +66,9 @@ class dedup_store {
   // sweep_min_users, or a sweep_rounds-th of those there were when the pass began if that is
   // more, so that a call takes a bounded time however many users there are (a pass over all of
   // 100,000 took 22-26 ms here: bench/probe/dedup_sweep.cpp). A pass ends within sweep_rounds + 1
-  // calls, a few more if the map grew meanwhile. Nothing expired is recalled in between: recall
-  // and remember first forget the user's own expired entries.
+  // calls, a few more if the map grew meanwhile; a user that a growing map moved behind the
+  // resume point waits for the next pass. Nothing expired is recalled in between: recall and
+  // remember first forget the user's own expired entries.
   void expire(std::int64_t now_ms) {
     auto it = users_.end();
     if (resuming_) it = users_.find(resume_at_);  // only expire() erases, so it is still there
