@@ -34,7 +34,9 @@ inline constexpr std::size_t send_high_water = 16 * 1024;
 inline constexpr std::size_t pressed_send_high_water = 4 * 1024;
 // What an accepted socket may hold unsent in the kernel (TCP_NOTSENT_LOWAT), for the same
 // reason. A socket whose reader and network take what is sent at once holds nothing unsent,
-// so the limit costs it nothing.
+// so the limit costs it nothing. TCP_NOTSENT_LOWAT still lets a write fill the last unsent
+// segment, so the ws:// transport also checks this limit itself before it writes small frames
+// on a connection that is behind (ws_plain.cpp, holds_back()).
 inline constexpr std::size_t unsent_bytes_limit = 4 * 1024;
 // How soon a backed-up connection is pumped again (and its backlog re-reported).
 inline constexpr std::int64_t repump_interval_ms = 5;

@@ -15,8 +15,10 @@
 // pass through the scheduler per completion), and the connections woken on that thread are
 // pumped from one posted task (see join_batch()).
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -398,7 +400,8 @@ class connection final : public link,
       if (!flush()) break;  // the socket is full: wait_writable() calls back here
       more = pump_again_ || pump_requested_.load();
       if (!more) {
-        pressed_ = false;  // caught up
+        // Caught up, unless the kernel still holds what holds_back() waits for.
+        if (pressed_ && !holds_back(0)) pressed_ = false;
         break;
       }
     }
@@ -433,6 +436,10 @@ class connection final : public link,
     if (state_ == state::ended) return false;
     if (writing_) return false;
     while (head_ < out_.size()) {
+      if (pressed_ && holds_back(out_[head_]->size() - offset_)) {
+        wait_writable();
+        return false;
+      }
       std::error_code ec;
       std::size_t n = write_next(ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -462,6 +469,24 @@ class connection final : public link,
     offset_ = 0;
     flushed();
     return state_ != state::ended;
+  }
+
+  // Whether a connection whose socket was full waits for it before writing the next `next_bytes`
+  // of its queue: when those are under unsent_bytes_limit and the kernel already holds as many
+  // unsent (an ioctl, paid only by connections that are behind).
+  //
+  // TCP_NOTSENT_LOWAT alone does not bound what the kernel holds: it refuses a write only when
+  // the write needs a new segment, so small frames keep going into the last unsent segment until
+  // it has its full size, up to half the reader's largest window (tens of KB on loopback), all
+  // ahead of any priority. Worse, a segment that outgrew what the reader now takes at once is
+  // sent only when Linux's persist timer splits it, some 200 ms later (docs/benchmarks.md).
+  // A larger frame is written as before: a critical frame cannot overtake it anyway, and
+  // holding it back cost a fifth of the capacity for 64 KiB messages.
+  bool holds_back(std::size_t next_bytes) {
+    if (next_bytes >= unsent_bytes_limit) return false;
+    int unsent = 0;
+    return ::ioctl(socket_.native_handle(), SIOCOUTQNSD, &unsent) == 0 &&
+           static_cast<std::size_t>(unsent) >= unsent_bytes_limit;
   }
 
   // One write of what is queued from head_ on; how many bytes the socket took.

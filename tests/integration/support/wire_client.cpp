@@ -268,6 +268,12 @@ wire_client::~wire_client() {
   }
 }
 
+std::size_t wire_client::received_unread() const {
+  std::error_code ec;
+  const std::size_t queued = io_->sock().available(ec);
+  return (ec ? 0 : queued) + in_.size();
+}
+
 bool wire_client::connect_tcp(millis timeout) {
   return io_->connect(at_, receive_buffer_, clock_type::now() + timeout);
 }

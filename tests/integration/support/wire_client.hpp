@@ -82,6 +82,9 @@ class wire_client {
   bool wait_eof(millis timeout);
   // The bytes received and not yet consumed as frames (e.g. an HTTP answer before the end).
   const std::string& unread() const { return in_; }
+  // What has reached this client and was not yet returned as frames: the bytes in its kernel's
+  // receive queue plus unread() (plain connections; under TLS the kernel's count is ciphertext).
+  std::size_t received_unread() const;
 
   // Frames, masked as a client must (unless told otherwise).
   void send_text(std::string_view text);
