@@ -48,6 +48,50 @@ std::unique_ptr<wire_client> slow_member(running_server& s, int receive_buffer =
   return slow;
 }
 
+// A backed-up member (slow_member) and a member of another room whose messages mark the I/O
+// thread's progress: what a critical message finds ahead of it at the slow member.
+//
+// The one I/O thread runs the connections' turns in the order they became due: once a marker
+// reaches the other member, the backed-up socket has written until it was refused more. Were it
+// still short of that, fewer bytes would be ahead, so the checks on them could only pass more
+// easily, never fail by chance.
+struct critical_probe {
+  running_server& s;
+  std::unique_ptr<wire_client> slow;
+  wire_client fast;
+  int markers = 0;
+
+  critical_probe(running_server& server, int slow_receive_buffer)
+      : s(server), slow(slow_member(server, slow_receive_buffer)), fast(server.at()) {
+    REQUIRE(fast.connect("/api/ws?token=fast") == 101);
+    REQUIRE(join(fast, "marker", "j-2"));
+  }
+  // 1 KiB each, far more than the sockets hold: the rest waits in the hub's queue.
+  void flood(int count) {
+    for (int i = 0; i < count; ++i) {
+      s.server.send_to_room("firehose", make_bulk(i, 1024, roomwire::protocol::priority::normal));
+    }
+  }
+  void settle() {
+    s.server.send_to_room("marker", make_bulk(++markers, 1, roomwire::protocol::priority::normal));
+    REQUIRE(fast.next_of_type("bulk", 10000ms));
+  }
+  void send_critical(int n) {
+    s.server.send_to_room("firehose", make_bulk(-n, 10, roomwire::protocol::priority::critical));
+  }
+  // Reads up to the critical message n; the bytes of the frames before it (server frames are
+  // unmasked: a 2-byte header, 4 from 126 bytes of payload on).
+  std::size_t read_to_critical(int n) {
+    std::size_t bytes = 0;
+    while (true) {
+      auto text = slow->next_of_type("bulk", 20000ms);
+      REQUIRE(text);
+      if (parse_json(*text)["payload"]["n"].GetInt() == -n) return bytes;
+      bytes += text->size() + (text->size() < 126 ? 2 : 4);
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE("back-pressure: a critical message overtakes what a backed-up socket has queued") {
@@ -146,47 +190,22 @@ TEST_CASE("back-pressure: a critical message waits behind a few KiB, not a socke
   // What a priority cannot reorder is what the transport has already handed over: its own write
   // buffer and the kernel's. Once a connection's socket has been full, it takes frames from the
   // hub a few KiB at a time until it catches up, so a critical message overtakes everything but
-  // those few KiB and what the reader's own receive buffer holds.
+  // those few KiB and what the reader's own receive buffer holds. With the old 16 KiB limits
+  // the checks failed in every run.
   running_server s(with_queue_limits(64u << 20, 64u << 20));
   s.start();
-  auto slow = slow_member(s);
-  wire_client fast(s.at());
-  REQUIRE(fast.connect("/api/ws?token=fast") == 101);
-  REQUIRE(join(fast, "marker", "j-2"));
-  // The one I/O thread runs the connections' turns in the order they became due: once a marker
-  // reaches the other member, the backed-up socket has written until the kernel refused more.
-  // Were it still short of that, fewer bytes would be ahead: the checks below could only pass
-  // more easily, never fail by chance. With the old 16 KiB limits they failed in every run.
-  int markers = 0;
-  const auto settle = [&] {
-    s.server.send_to_room("marker", make_bulk(++markers, 1, roomwire::protocol::priority::normal));
-    REQUIRE(fast.next_of_type("bulk", 10000ms));
-  };
-  // Reads up to the critical message n; the bytes of the messages before it.
-  const auto read_to_critical = [&](int n) {
-    std::size_t bytes = 0;
-    while (true) {
-      auto text = slow->next_of_type("bulk", 20000ms);
-      REQUIRE(text);
-      if (parse_json(*text)["payload"]["n"].GetInt() == -n) return bytes;
-      bytes += text->size();
-    }
-  };
-
-  constexpr int count = 2000;  // 1 KiB each: about 2 MB, far more than the sockets hold
-  for (int i = 0; i < count; ++i) {
-    s.server.send_to_room("firehose", make_bulk(i, 1024, roomwire::protocol::priority::normal));
-  }
-  settle();
+  critical_probe probe(s, 4096);
+  probe.flood(2000);
+  probe.settle();
   // The first one may still find a full window of frames ahead (written before the socket was
   // first found full); the next ones find what a backed-up connection holds.
-  s.server.send_to_room("firehose", make_bulk(-1, 10, roomwire::protocol::priority::critical));
-  const std::size_t first = read_to_critical(1);
+  probe.send_critical(1);
+  const std::size_t first = probe.read_to_critical(1);
   std::size_t most = 0;
   for (int n = 2; n <= 4; ++n) {
-    settle();
-    s.server.send_to_room("firehose", make_bulk(-n, 10, roomwire::protocol::priority::critical));
-    most = std::max(most, read_to_critical(n));
+    probe.settle();
+    probe.send_critical(n);
+    most = std::max(most, probe.read_to_critical(n));
   }
   UNSCOPED_INFO("bytes ahead of the first critical message: " << first << ", of the next: at most "
                                                               << most);
@@ -207,43 +226,20 @@ TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's fra
   // server's: that can only make the check harder to pass.
   running_server s(with_queue_limits(64u << 20, 64u << 20));
   s.start();
-  auto slow = slow_member(s, 64 * 1024);
-  wire_client fast(s.at());
-  REQUIRE(fast.connect("/api/ws?token=fast") == 101);
-  REQUIRE(join(fast, "marker", "j-2"));
-  int markers = 0;
-  const auto settle = [&] {  // as in the test above: the backed-up socket has been refused
-    s.server.send_to_room("marker", make_bulk(++markers, 1, roomwire::protocol::priority::normal));
-    REQUIRE(fast.next_of_type("bulk", 10000ms));
-  };
-  // Reads up to the critical message n; the bytes of the frames before it (server frames are
-  // unmasked: a 2-byte header, 4 from 126 bytes of payload on).
-  const auto read_to_critical = [&](int n) {
-    std::size_t bytes = 0;
-    while (true) {
-      auto text = slow->next_of_type("bulk", 20000ms);
-      REQUIRE(text);
-      if (parse_json(*text)["payload"]["n"].GetInt() == -n) return bytes;
-      bytes += text->size() + (text->size() < 126 ? 2 : 4);
-    }
-  };
-
-  constexpr int count = 4000;  // 1 KiB each: about 4 MB, far more than the sockets hold
-  for (int i = 0; i < count; ++i) {
-    s.server.send_to_room("firehose", make_bulk(i, 1024, roomwire::protocol::priority::normal));
-  }
-  settle();
+  critical_probe probe(s, 64 * 1024);
+  probe.flood(4000);
+  probe.settle();
   // The first episode may write a window's worth before the socket is first refused; from then
   // on the connection is known to be behind.
-  s.server.send_to_room("firehose", make_bulk(-1, 10, roomwire::protocol::priority::critical));
-  read_to_critical(1);
+  probe.send_critical(1);
+  probe.read_to_critical(1);
   std::size_t most = 0;
   std::size_t reader_held = 0;
   for (int n = 2; n <= 5; ++n) {
-    settle();
-    const std::size_t at_reader = slow->received_unread();
-    s.server.send_to_room("firehose", make_bulk(-n, 10, roomwire::protocol::priority::critical));
-    const std::size_t ahead = read_to_critical(n);
+    probe.settle();
+    const std::size_t at_reader = probe.slow->received_unread();
+    probe.send_critical(n);
+    const std::size_t ahead = probe.read_to_critical(n);
     REQUIRE(ahead >= at_reader);
     most = std::max(most, ahead - at_reader);
     reader_held = std::max(reader_held, at_reader);
