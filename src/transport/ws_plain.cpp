@@ -401,7 +401,7 @@ class connection final : public link,
       more = pump_again_ || pump_requested_.load();
       if (!more) {
         // Caught up, unless the kernel still holds what holds_back() waits for.
-        if (pressed_ && !holds_back(0)) pressed_ = false;
+        if (pressed_ && !kernel_unsent_at_limit()) pressed_ = false;
         break;
       }
     }
@@ -483,7 +483,9 @@ class connection final : public link,
   // A larger frame is written as before: a critical frame cannot overtake it anyway, and
   // holding it back cost a fifth of the capacity for 64 KiB messages.
   bool holds_back(std::size_t next_bytes) {
-    if (next_bytes >= unsent_bytes_limit) return false;
+    return next_bytes < unsent_bytes_limit && kernel_unsent_at_limit();
+  }
+  bool kernel_unsent_at_limit() {
     int unsent = 0;
     return ::ioctl(socket_.native_handle(), SIOCOUTQNSD, &unsent) == 0 &&
            static_cast<std::size_t>(unsent) >= unsent_bytes_limit;
