@@ -38,8 +38,8 @@ roomwire::server_options with_queue_limits(std::size_t soft, std::size_t hard) {
   return o;
 }
 
-// A member of room "firehose" whose socket takes a few KiB at a time: what the server sends it
-// backs up, first in the kernel's buffers and then in the hub's queue.
+// A member of room "firehose" with a small receive buffer (4 KiB unless told): what the server
+// sends it backs up, first in the kernel's buffers and then in the hub's queue.
 std::unique_ptr<wire_client> slow_member(running_server& s, int receive_buffer = 4096) {
   auto slow = std::make_unique<wire_client>(s.at());
   slow->small_receive_buffer(receive_buffer);
