@@ -62,21 +62,26 @@ class dedup_store {
   }
 
   // Gives back the memory of what has expired (the hub calls it about once a second, on its
-  // I/O thread). Each call visits a share of the users, going on where the last one stopped:
-  // sweep_min_users, or a sweep_rounds-th of those there were when the pass began if that is
-  // more, so that a call takes a bounded time however many users there are (a pass over all of
-  // 100,000 took 22-26 ms here: bench/probe/dedup_sweep.cpp). A pass ends within sweep_rounds + 1
-  // calls, a few more if the map grew meanwhile; a user that a growing map moved behind the
-  // resume point waits for the next pass. Nothing expired is recalled in between: recall and
-  // remember first forget the user's own expired entries.
+  // I/O thread). Each call visits a share of the users, going on where the last one stopped, so
+  // that a call takes a bounded time however many users there are (one call over all of a
+  // million took 315-335 ms here: bench/probe/dedup_sweep.cpp). A pass over them all spreads
+  // over half an entry's lifetime: a call visits the share of the users there were when the pass
+  // began that the time since the previous call is of that half, and at least sweep_min_users.
+  // So an expired user's memory comes back about half a lifetime later at most (2.5 minutes with
+  // the defaults), sooner while there are few users; one pass later if the map grew meanwhile
+  // and moved that user behind the resume point. Nothing expired is recalled in between: recall
+  // and remember first forget the user's own expired entries.
   void expire(std::int64_t now_ms) {
+    const std::int64_t since_last =
+        last_expire_ms_ ? std::max<std::int64_t>(0, now_ms - *last_expire_ms_) : 0;
+    last_expire_ms_ = now_ms;
     auto it = users_.end();
     if (resuming_) it = users_.find(resume_at_);  // only expire() erases, so it is still there
     if (it == users_.end()) {                     // a new pass
       it = users_.begin();
-      pass_budget_ = std::max(sweep_min_users, users_.size() / sweep_rounds);
+      pass_users_ = users_.size();
     }
-    for (std::size_t budget = pass_budget_; budget > 0 && it != users_.end(); --budget) {
+    for (std::size_t budget = visits(since_last); budget > 0 && it != users_.end(); --budget) {
       expire_front(it->second, now_ms);
       it = it->second.order.empty() ? users_.erase(it) : std::next(it);
     }
@@ -84,7 +89,6 @@ class dedup_store {
     if (resuming_) resume_at_ = it->first;
   }
   static constexpr std::size_t sweep_min_users = 4096;
-  static constexpr std::size_t sweep_rounds = 16;
 
   std::size_t size(std::string_view user_id) const {
     const auto it = users_.find(std::string(user_id));
@@ -107,6 +111,14 @@ class dedup_store {
     ring<order_entry> order;
   };
 
+  // How many users a call of expire() visits, since_last_ms after the previous call.
+  std::size_t visits(std::int64_t since_last_ms) const {
+    const auto pass_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(1, ttl_ms_ / 2));
+    const auto since = std::min(static_cast<std::uint64_t>(since_last_ms), pass_ms);
+    const std::uint64_t share = (pass_users_ * since + pass_ms - 1) / pass_ms;  // rounded up
+    return std::max<std::size_t>(sweep_min_users, static_cast<std::size_t>(share));
+  }
+
   window* find(std::string_view user_id) {
     probe_.assign(user_id);
     const auto it = users_.find(probe_);
@@ -124,10 +136,11 @@ class dedup_store {
   std::size_t capacity_ = 1024;
   std::int64_t ttl_ms_ = 5 * 60 * 1000;
   std::unordered_map<std::string, window> users_;
-  bool resuming_ = false;        // the last expire() stopped before the end,
-  std::string resume_at_;        // at this user
-  std::size_t pass_budget_ = 0;  // users one expire() visits in this pass
-  std::string probe_;            // lookup key, reused so that a lookup does not allocate
+  bool resuming_ = false;                       // the last expire() stopped before the end,
+  std::string resume_at_;                       // at this user
+  std::size_t pass_users_ = 0;                  // users there were when this pass began
+  std::optional<std::int64_t> last_expire_ms_;  // the now_ms of the previous expire()
+  std::string probe_;  // lookup key, reused so that a lookup does not allocate
 };
 
 }  // namespace roomwire::core
