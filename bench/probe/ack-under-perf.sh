@@ -32,7 +32,7 @@ parse_ack_options() {
 }
 
 build_ack_tools() {
-  command -v perf >/dev/null || { echo "$(basename "$0"): needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  command -v perf >/dev/null || { echo "$(basename "$0"): needs perf (scripts/install-deps --bench installs it)" >&2; exit 1; }
   cd "$root"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROOMWIRE_BUILD_BENCH=ON \
     -DROOMWIRE_BUILD_EXAMPLES=ON >/dev/null
