@@ -6,6 +6,7 @@
 // the count cap and the time limit, and entries only ever leave from its front.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -113,10 +114,13 @@ class dedup_store {
 
   // How many users a call of expire() visits, since_last_ms after the previous call.
   std::size_t visits(std::int64_t since_last_ms) const {
-    const auto pass_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(1, ttl_ms_ / 2));
-    const auto since = std::min(static_cast<std::uint64_t>(since_last_ms), pass_ms);
-    const std::uint64_t share = (pass_users_ * since + pass_ms - 1) / pass_ms;  // rounded up
-    return std::max<std::size_t>(sweep_min_users, static_cast<std::size_t>(share));
+    const std::int64_t pass_ms = std::max<std::int64_t>(1, ttl_ms_ / 2);
+    if (since_last_ms >= pass_ms) return std::max(sweep_min_users, pass_users_);
+    // In floating point: users times milliseconds could overflow 64 bits with a huge lifetime.
+    const double share =
+        std::ceil(static_cast<double>(pass_users_) * static_cast<double>(since_last_ms) /
+                  static_cast<double>(pass_ms));
+    return std::max(sweep_min_users, static_cast<std::size_t>(share));
   }
 
   window* find(std::string_view user_id) {
