@@ -3,8 +3,10 @@
 // Socket set-up shared by the server endpoints (ws_plain.cpp, ws_endpoint.hpp): the listening
 // socket and the options of an accepted one.
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +63,19 @@ inline void set_accepted_options(int fd) noexcept {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const int limit = static_cast<int>(unsent_bytes_limit);
   ::setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &limit, sizeof limit);
+}
+
+// Whether the kernel already holds unsent_bytes_limit bytes of `fd` unsent. TCP_NOTSENT_LOWAT
+// alone does not keep it under that: it refuses a write only when the write needs a new segment,
+// so small writes keep going into the last unsent segment until it has its full size, up to half
+// the reader's largest window (tens of KB on loopback), all ahead of any priority. Worse, a
+// segment that outgrew what the reader now takes at once is sent only when Linux's persist timer
+// splits it, some 200 ms later (docs/benchmarks.md). So a connection that is behind asks this
+// before it writes more. One ioctl: only connections that are behind pay for it.
+inline bool kernel_unsent_at_limit(int fd) noexcept {
+  int unsent = 0;
+  return ::ioctl(fd, SIOCOUTQNSD, &unsent) == 0 &&
+         static_cast<std::size_t>(unsent) >= unsent_bytes_limit;
 }
 
 }  // namespace roomwire::transport

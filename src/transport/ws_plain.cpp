@@ -15,10 +15,8 @@
 // pass through the scheduler per completion), and the connections woken on that thread are
 // pumped from one posted task (see join_batch()).
 
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -473,22 +471,13 @@ class connection final : public link,
 
   // Whether a connection whose socket was full waits for it before writing the next `next_bytes`
   // of its queue: when those are under unsent_bytes_limit and the kernel already holds as many
-  // unsent (an ioctl, paid only by connections that are behind).
-  //
-  // TCP_NOTSENT_LOWAT alone does not bound what the kernel holds: it refuses a write only when
-  // the write needs a new segment, so small frames keep going into the last unsent segment until
-  // it has its full size, up to half the reader's largest window (tens of KB on loopback), all
-  // ahead of any priority. Worse, a segment that outgrew what the reader now takes at once is
-  // sent only when Linux's persist timer splits it, some 200 ms later (docs/benchmarks.md).
-  // A larger frame is written as before: a critical frame cannot overtake it anyway, and
-  // holding it back cost a fifth of the capacity for 64 KiB messages.
+  // unsent (listen_socket.hpp). A larger frame is written as before: a critical frame cannot
+  // overtake it anyway, and holding it back cost a fifth of the capacity for 64 KiB messages.
   bool holds_back(std::size_t next_bytes) {
     return next_bytes < unsent_bytes_limit && kernel_unsent_at_limit();
   }
   bool kernel_unsent_at_limit() {
-    int unsent = 0;
-    return ::ioctl(socket_.native_handle(), SIOCOUTQNSD, &unsent) == 0 &&
-           static_cast<std::size_t>(unsent) >= unsent_bytes_limit;
+    return transport::kernel_unsent_at_limit(socket_.native_handle());
   }
 
   // One write of what is queued from head_ on; how many bytes the socket took.
