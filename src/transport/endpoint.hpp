@@ -35,10 +35,12 @@ inline constexpr std::size_t pressed_send_high_water = 4 * 1024;
 // What an accepted socket may hold unsent in the kernel (TCP_NOTSENT_LOWAT), for the same
 // reason. A socket whose reader and network take what is sent at once holds nothing unsent,
 // so the limit costs it nothing. TCP_NOTSENT_LOWAT still lets a write fill the last unsent
-// segment, so the ws:// transport also checks this limit itself before it writes small frames
-// on a connection that is behind (ws_plain.cpp, holds_back()).
+// segment, so both transports also check this limit themselves on a connection that is behind
+// (listen_socket.hpp, kernel_unsent_at_limit()).
 inline constexpr std::size_t unsent_bytes_limit = 4 * 1024;
-// How soon a backed-up connection is pumped again (and its backlog re-reported).
+// How soon a wss:// connection with frames still waiting is pumped again (and its backlog
+// re-reported) when nothing else asks for it: the link pumps as soon as websocketpp has written
+// its window, or the kernel takes more, and this timer is the backstop.
 inline constexpr std::int64_t repump_interval_ms = 5;
 
 // One upgraded WebSocket connection as the core sees it. Its handlers run on its strand, or, when
@@ -55,10 +57,11 @@ class link {
   virtual void request_terminate() = 0;
 
   // Only on the connection's strand (that is, inside endpoint_host::pump):
-  // bytes handed to websocketpp and not yet given to the operating system.
+  // bytes it holds that the kernel has not taken (websocketpp: those queued behind its write).
   virtual std::size_t buffered() const = 0;
-  // How much it may hold before the pump stops taking frames from the hub.
-  virtual std::size_t send_window() const { return send_high_water; }
+  // How much it may hold before the pump stops taking frames from the hub: asked once, as a pump
+  // begins. 0 takes nothing this time; the link then pumps again once it can take more.
+  virtual std::size_t send_window() { return send_high_water; }
   // Hands one frame to the connection (a prepared message shared by every recipient).
   virtual void send(const core::frame& f) = 0;
 

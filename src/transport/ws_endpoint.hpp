@@ -189,12 +189,51 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     return con ? con->get_buffered_amount() : 0;
   }
 
+  // As the plain transport does (ws_plain.cpp), a connection whose kernel has held
+  // unsent_bytes_limit unsent since it last caught up is "pressed": it takes frames a few KiB at a
+  // time, and none while the kernel still holds that much, so that its backlog waits in the hub's
+  // queue, where a priority-0 frame overtakes it. websocketpp writes from its queue on its own,
+  // so the kernel is asked as a pump begins, and only once the previous pump filled the window or
+  // the connection is pressed: a connection that keeps up pays no system call for it.
+  std::size_t send_window() override {
+    window_ = send_high_water;
+    if (!filled_ && !pressed_) return window_;
+    filled_ = false;
+    if (pressed_ && marks_written_.load(std::memory_order_acquire) != marks_sent_) {
+      // Nothing more until the last window's frames are written: websocketpp does not count
+      // those it is writing in buffered(), and they would come on top.
+      window_ = 0;
+      return window_;
+    }
+    auto con = con_.lock();
+    if (con && kernel_unsent_at_limit(con->get_raw_socket().native_handle())) {
+      pressed_ = true;
+      wait_writable(*con);
+      window_ = 0;
+    } else if (pressed_) {
+      window_ = pressed_send_high_water;
+    }
+    return window_;
+  }
+
+  // websocketpp says nothing when it has written what it holds, and the pump stops taking frames
+  // once a window's worth waits behind its write. So the frame that fills the window is handed
+  // over under a reference of its own, which websocketpp drops once that frame is written (or the
+  // connection is gone): then the window is free and the link asks for a pump. Without it, only
+  // the repump timer refilled the window, and a burst to a reader that keeps up went out at
+  // 16 KiB per 5 ms (docs/benchmarks.md, "wss://").
   void send(const core::frame& f) override {
     auto con = con_.lock();
     if (!con) return;
     auto prepared = f.prepared<message_type>(
         [](const std::string& text) { return make_prepared_text<message_type>(text); });
-    std::error_code ec = con->send(std::const_pointer_cast<message_type>(prepared));
+    std::shared_ptr<message_type> msg = std::const_pointer_cast<message_type>(prepared);
+    if (con->get_buffered_amount() + msg->get_payload().size() >= window_) {
+      filled_ = true;
+      ++marks_sent_;  // first: should the next line throw, it runs the notice, which counts it
+      msg = std::shared_ptr<message_type>(msg.get(), written_notice{msg, this->weak_from_this()});
+    }
+    std::error_code ec = con->send(std::move(msg));
     (void)ec;  // not open any more: the close handler reports the end
   }
 
@@ -233,14 +272,40 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   std::optional<int> requested_code() const noexcept { return requested_code_; }
 
  private:
+  // The deleter of a window-filling frame's own reference (see send()): keeps the shared frame
+  // alive and asks for a pump. It may run on any thread, in websocketpp's write handler or when
+  // a connection is destroyed; request_pump() is thread-safe and does nothing once the link is
+  // gone.
+  struct written_notice {
+    std::shared_ptr<message_type> frame;
+    std::weak_ptr<ws_link> link;
+    void operator()(message_type*) noexcept {
+      frame.reset();
+      if (auto l = link.lock()) {
+        l->marks_written_.fetch_add(1, std::memory_order_release);
+        try {
+          l->request_pump();
+        } catch (...) {  // out of memory: the repump timer still refills the window
+        }
+      }
+    }
+  };
+
   void run_pump() {
     if (closing_ || ended_) return;
     auto host = host_.lock();
     if (!host) return;
     const bool again = host->pump(*this);
-    if (!again || repump_timer_) return;
     auto con = con_.lock();
     if (!con) return;
+    if (!again) {
+      // Caught up, unless the kernel still holds what send_window() waits for.
+      if (pressed_ && !kernel_unsent_at_limit(con->get_raw_socket().native_handle())) {
+        pressed_ = false;
+      }
+      return;
+    }
+    if (repump_timer_) return;
     repump_timer_ = con->set_timer(repump_interval_ms,
                                    [weak = this->weak_from_this()](const std::error_code& ec) {
                                      auto self = weak.lock();
@@ -248,6 +313,22 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
                                      self->repump_timer_.reset();
                                      if (!ec) self->run_pump();
                                    });
+  }
+
+  // Pumps once the kernel takes more (its unsent bytes fell under TCP_NOTSENT_LOWAT's
+  // unsent_bytes_limit). websocketpp's own write, if any, waits on the same socket; Asio runs the
+  // two in turn, on this strand.
+  void wait_writable(connection_type& con) {
+    if (waiting_writable_) return;
+    waiting_writable_ = true;
+    con.get_raw_socket().async_wait(
+        asio::socket_base::wait_write,
+        asio::bind_executor(*strand_, [weak = this->weak_from_this()](const std::error_code& ec) {
+          auto self = weak.lock();
+          if (!self) return;
+          self->waiting_writable_ = false;
+          if (!ec) self->run_pump();
+        }));
   }
 
   void arm_ping() {
@@ -301,12 +382,18 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   const std::int64_t ping_interval_ms_;
   const std::int64_t pong_timeout_ms_;
   std::atomic<bool> pump_requested_{false};
+  std::atomic<std::uint64_t> marks_written_{0};  // window-filling frames written (send())
   // Strand-only state.
   bool closing_ = false;
   bool ended_ = false;
   bool awaiting_pong_ = false;
   std::uint64_t ping_generation_ = 0;
   std::optional<int> requested_code_;
+  std::size_t window_ = send_high_water;  // send_window()'s answer for the pump under way
+  bool filled_ = false;                   // the last pump filled its window
+  std::uint64_t marks_sent_ = 0;          // window-filling frames handed to websocketpp
+  bool pressed_ = false;                  // the kernel has been full since the link caught up
+  bool waiting_writable_ = false;
   timer_ptr ping_timer_;
   timer_ptr pong_deadline_;
   timer_ptr repump_timer_;

@@ -164,7 +164,7 @@ class connection final : public link,
   // ---- link (inside endpoint_host::pump, on the executor) -----------------------------------
 
   std::size_t buffered() const override { return unsent_; }
-  std::size_t send_window() const override {
+  std::size_t send_window() override {
     return pressed_ ? pressed_send_high_water : send_high_water;
   }
 

@@ -2,32 +2,14 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-
 #include "test_server.hpp"
 
 using namespace rwtest;
 
-namespace {
-
-// A self-signed certificate and key for localhost, in `dir`.
-bool make_certificate(const temp_dir& dir) {
-  const std::string cmd =
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-      "-nodes -days 2 -subj /CN=localhost -keyout '" +
-      (dir.path() / "key.pem").string() + "' -out '" + (dir.path() / "cert.pem").string() +
-      "' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
-}  // namespace
-
 TEST_CASE("TLS: wss:// with a self-signed certificate") {
   temp_dir dir;
-  REQUIRE(make_certificate(dir));
   auto o = test_options();
-  o.tls =
-      roomwire::tls_options{(dir.path() / "cert.pem").string(), (dir.path() / "key.pem").string()};
+  REQUIRE(serve_tls(o, dir));
   running_server s(o);
   s.start();
   const auto at = s.at();

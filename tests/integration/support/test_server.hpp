@@ -113,6 +113,20 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
+// Makes `o` a wss:// server, with a self-signed certificate for localhost made in `dir` (openssl
+// command line); false when openssl failed.
+inline bool serve_tls(roomwire::server_options& o, const temp_dir& dir) {
+  const auto cert = dir.path() / "cert.pem";
+  const auto key = dir.path() / "key.pem";
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+      "-nodes -days 2 -subj /CN=localhost -keyout '" +
+      key.string() + "' -out '" + cert.string() + "' >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return false;
+  o.tls = roomwire::tls_options{cert.string(), key.string()};
+  return true;
+}
+
 // Connects with `token` in the query.
 inline std::unique_ptr<wire_client> connect_as(const endpoint_options& at, std::string_view token,
                                                const std::string& path = "/api/ws") {
