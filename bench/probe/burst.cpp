@@ -1,9 +1,10 @@
-// How fast a burst of server pushes reaches one reader that keeps up, over ws:// and over wss://
+// How fast a burst of server pushes reaches readers that keep up, over ws:// and over wss://
 // (docs/benchmarks.md, "A burst over wss://"). The server queues COUNT messages of BYTES bytes for
-// one room at once (send_to_room); one roomwire::client, on its own thread, counts the frames
-// as they arrive. Time runs from the first send_to_room to the last frame. The two transports
-// alternate, REPS times each, each repetition with a new server and client on 127.0.0.1.
-//   roomwire_bench_burst [--count 4000] [--bytes 1024] [--reps 5]
+// a room of READERS at once (send_to_room); each reader, a roomwire::client on its own thread,
+// counts the frames as they arrive. Time runs from the first send_to_room to the last frame at
+// the last reader. The two transports alternate, REPS times each, each repetition with a new
+// server and new clients on 127.0.0.1.
+//   roomwire_bench_burst [--count 4000] [--bytes 1024] [--readers 1] [--reps 5]
 // Needs the openssl command (a self-signed certificate is made in a temporary directory). Wall
 // time, so run it on an otherwise idle machine.
 
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,9 +48,10 @@ long parse(const char* flag, const char* value) {
   return v;
 }
 
-// Milliseconds from the first push to the last frame at the reader, or a negative number when
-// something failed (said on standard error).
-double one_burst(const std::filesystem::path& certs, bool tls, long count, long bytes) {
+// Milliseconds from the first push to the last frame at the last reader, or a negative number
+// when something failed (said on standard error).
+double one_burst(const std::filesystem::path& certs, bool tls, long count, long bytes,
+                 long readers) {
   roomwire::server_options o;
   o.host = "127.0.0.1";
   o.port = 0;
@@ -65,25 +68,29 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
   roomwire::client_options co;
   co.url =
       std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(server.port()) + "/api/ws";
-  co.token = "reader";
   co.tls.verify_peer = false;
   co.max_message_bytes = static_cast<std::size_t>(bytes) + 4096;
-  roomwire::client reader(co);
+  const long expected = count * readers;
   std::mutex mu;
   std::condition_variable arrived;
   long frames = 0;
-  reader.on_frame([&](std::string_view json) {
-    if (json.find("\"type\":\"bulk\"") == std::string_view::npos) return;
-    std::lock_guard<std::mutex> lock(mu);
-    if (++frames == count) arrived.notify_one();
-  });
-  reader.connect();
-  const auto joined = reader.join("burst").wait_for(std::chrono::seconds(10));
-  if (!joined || !joined->ok()) {
-    std::fprintf(stderr, "roomwire_bench_burst: the reader could not join over %s\n",
-                 tls ? "wss" : "ws");
-    server.stop();
-    return -1;
+  std::vector<std::unique_ptr<roomwire::client>> clients;
+  for (long r = 0; r < readers; ++r) {
+    co.token = "reader-" + std::to_string(r);
+    auto& reader = *clients.emplace_back(std::make_unique<roomwire::client>(co));
+    reader.on_frame([&](std::string_view json) {
+      if (json.find("\"type\":\"bulk\"") == std::string_view::npos) return;
+      std::lock_guard<std::mutex> lock(mu);
+      if (++frames == expected) arrived.notify_one();
+    });
+    reader.connect();
+    const auto joined = reader.join("burst").wait_for(std::chrono::seconds(10));
+    if (!joined || !joined->ok()) {
+      std::fprintf(stderr, "roomwire_bench_burst: a reader could not join over %s\n",
+                   tls ? "wss" : "ws");
+      server.stop();
+      return -1;
+    }
   }
 
   roomwire::protocol::envelope<bulk> env;
@@ -96,14 +103,14 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
   bool all = false;
   {
     std::unique_lock<std::mutex> lock(mu);
-    all = arrived.wait_for(lock, std::chrono::seconds(120), [&] { return frames == count; });
+    all = arrived.wait_for(lock, std::chrono::seconds(120), [&] { return frames == expected; });
   }
   const auto end = std::chrono::steady_clock::now();
-  reader.close();
+  for (auto& c : clients) c->close();
   server.stop();
   if (!all) {
     std::fprintf(stderr, "roomwire_bench_burst: %ld of %ld frames arrived over %s in 120 s\n",
-                 frames, count, tls ? "wss" : "ws");
+                 frames, expected, tls ? "wss" : "ws");
     return -1;
   }
   return std::chrono::duration<double, std::milli>(end - start).count();
@@ -112,7 +119,7 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
 }  // namespace
 
 int main(int argc, char** argv) {
-  long count = 4000, bytes = 1024, reps = 5;
+  long count = 4000, bytes = 1024, readers = 1, reps = 5;
   for (int i = 1; i < argc; ++i) {
     if (i + 1 < argc && std::strcmp(argv[i], "--count") == 0) {
       count = parse(argv[i], argv[i + 1]);
@@ -120,11 +127,15 @@ int main(int argc, char** argv) {
     } else if (i + 1 < argc && std::strcmp(argv[i], "--bytes") == 0) {
       bytes = parse(argv[i], argv[i + 1]);
       ++i;
+    } else if (i + 1 < argc && std::strcmp(argv[i], "--readers") == 0) {
+      readers = parse(argv[i], argv[i + 1]);
+      ++i;
     } else if (i + 1 < argc && std::strcmp(argv[i], "--reps") == 0) {
       reps = parse(argv[i], argv[i + 1]);
       ++i;
     } else {
-      std::fprintf(stderr, "usage: roomwire_bench_burst [--count N] [--bytes N] [--reps N]\n");
+      std::fprintf(
+          stderr, "usage: roomwire_bench_burst [--count N] [--bytes N] [--readers N] [--reps N]\n");
       return 2;
     }
   }
@@ -147,7 +158,7 @@ int main(int argc, char** argv) {
   for (long r = 0; r < reps; ++r) {
     for (int k = 0; k < 2; ++k) {
       const bool tls = ((r + k) % 2) == 1;  // ws, wss; then wss, ws; ...
-      const double t = one_burst(certs, tls, count, bytes);
+      const double t = one_burst(certs, tls, count, bytes, readers);
       if (t < 0) {
         std::filesystem::remove_all(certs);
         return 1;
@@ -157,9 +168,10 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(certs);
 
-  const double megabytes = static_cast<double>(count) * static_cast<double>(bytes) / 1e6;
-  std::printf("# %ld messages of %ld bytes to one reader, %ld repetitions each, alternating\n",
-              count, bytes, reps);
+  const double megabytes =
+      static_cast<double>(count) * static_cast<double>(bytes) * static_cast<double>(readers) / 1e6;
+  std::printf("# %ld messages of %ld bytes to %ld reader(s), %ld repetitions each, alternating\n",
+              count, bytes, readers, reps);
   for (int k = 0; k < 2; ++k) {
     std::vector<double>& v = ms[k];
     std::sort(v.begin(), v.end());
