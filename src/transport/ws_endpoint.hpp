@@ -221,7 +221,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   // over under a reference of its own, which websocketpp drops once that frame is written (or the
   // connection is gone): then the window is free and the link asks for a pump. Without it, only
   // the repump timer refilled the window, and a burst to a reader that keeps up went out at
-  // 16 KiB per 5 ms (docs/benchmarks.md, "wss://").
+  // 16 KiB per 5 ms (docs/benchmarks.md, "A burst over wss://").
   void send(const core::frame& f) override {
     auto con = con_.lock();
     if (!con) return;
