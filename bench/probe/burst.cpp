@@ -1,6 +1,7 @@
 // How fast a burst of server pushes reaches readers that keep up, over ws:// and over wss://
-// (docs/benchmarks.md, "A burst over wss://"). The server queues COUNT messages of BYTES bytes for
-// a room of READERS at once (send_to_room); each reader, a roomwire::client on its own thread,
+// (docs/benchmarks.md, "A burst over wss://"). The server queues COUNT room messages (chat
+// deliveries, as a replay of history sends them) with BYTES bytes of content for a room of
+// READERS at once (send_to_room); each reader, a roomwire::client on its own thread,
 // counts the frames as they arrive. Time runs from the first send_to_room to the last frame at
 // the last reader. The two transports alternate, REPS times each, each repetition with a new
 // server and new clients on 127.0.0.1.
@@ -26,16 +27,6 @@
 #include "roomwire/server.hpp"
 
 namespace {
-
-struct bulk {
-  static constexpr std::string_view type = "bulk";
-  int n = 0;
-  std::string data;
-  static constexpr auto fields() {
-    return roomwire::protocol::fields(roomwire::protocol::field("n", &bulk::n),
-                                      roomwire::protocol::field("data", &bulk::data));
-  }
-};
 
 long parse(const char* flag, const char* value) {
   char* end = nullptr;
@@ -79,7 +70,7 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
     co.token = "reader-" + std::to_string(r);
     auto& reader = *clients.emplace_back(std::make_unique<roomwire::client>(co));
     reader.on_frame([&](std::string_view json) {
-      if (json.find("\"type\":\"bulk\"") == std::string_view::npos) return;
+      if (json.find("\"type\":\"message\"") == std::string_view::npos) return;
       std::lock_guard<std::mutex> lock(mu);
       if (++frames == expected) arrived.notify_one();
     });
@@ -93,11 +84,13 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
     }
   }
 
-  roomwire::protocol::envelope<bulk> env;
-  env.payload.data.assign(static_cast<std::size_t>(bytes), 'b');
+  roomwire::protocol::envelope<roomwire::protocol::chat_delivery> env;
+  env.payload.room_id = "burst";
+  env.payload.sender_id = "host";
+  env.payload.content.assign(static_cast<std::size_t>(bytes), 'b');
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < count; ++i) {
-    env.payload.n = static_cast<int>(i);
+    env.payload.seq = i + 1;
     server.send_to_room("burst", env);
   }
   bool all = false;
@@ -126,6 +119,11 @@ int main(int argc, char** argv) {
       ++i;
     } else if (i + 1 < argc && std::strcmp(argv[i], "--bytes") == 0) {
       bytes = parse(argv[i], argv[i + 1]);
+      if (bytes > static_cast<long>(roomwire::protocol::max_content_bytes)) {
+        std::fprintf(stderr, "roomwire_bench_burst: --bytes is at most %zu (§3's content limit)\n",
+                     roomwire::protocol::max_content_bytes);
+        return 2;
+      }
       ++i;
     } else if (i + 1 < argc && std::strcmp(argv[i], "--readers") == 0) {
       readers = parse(argv[i], argv[i + 1]);
