@@ -43,6 +43,7 @@
 #include "transport/endpoint.hpp"
 #include "transport/http.hpp"
 #include "transport/listen_socket.hpp"
+#include "transport/read_credit.hpp"
 #include "transport/ws_wire.hpp"
 
 namespace roomwire::transport {
@@ -81,6 +82,12 @@ constexpr std::size_t max_gather = 64;  // frames per gathered write otherwise
 char* thread_write_buffer() {
   thread_local std::unique_ptr<char[]> buffer(new char[flatten_limit]);
   return buffer.get();
+}
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string remote_of(const tcp::socket& socket) {
@@ -165,13 +172,16 @@ class connection final : public link,
 
   std::size_t buffered() const override { return unsent_; }
   std::size_t send_window() override {
-    return pressed_ ? pressed_send_high_water : send_high_water;
+    const std::size_t cap = pressed_ ? pressed_send_high_water : send_high_water;
+    return pacing_ ? pacing_->credit.room(cap) : cap;
   }
 
   void send(const core::frame& f) override {
-    queue(f.prepared<std::string>([](const std::string& text) {
+    shared_bytes bytes = f.prepared<std::string>([](const std::string& text) {
       return std::make_shared<const std::string>(ws::encode_frame(ws::text, text));
-    }));
+    });
+    if (pacing_) pacing_->credit.handed(bytes->size());
+    queue(std::move(bytes));
   }
 
   // ---- ws::frame_sink (on the executor, inside a read) --------------------------------------
@@ -185,7 +195,12 @@ class connection final : public link,
     if (state_ == state::open) queue_control(ws::pong, payload);
   }
 
-  void on_pong(std::string_view) override {
+  void on_pong(std::string_view payload) override {
+    if (pacing_ && pacing_->credit.on_pong(payload, steady_ns())) {
+      read_credit& credit = pacing_->credit;
+      if (credit.caught_up() && unsent_ == 0 && !pump_again_) credit.stop();
+      pump_requested_ = true;  // the window moved: this turn ends with a pump
+    }
     if (!awaiting_pong_) return;
     awaiting_pong_ = false;
     if (state_ == state::open) cancel_deadline();
@@ -394,8 +409,21 @@ class connection final : public link,
     in_turn_ = true;
     bool more = false;
     for (int round = 0; round < pump_rounds_per_turn; ++round) {
-      if (pump_requested_.exchange(false) || pump_again_) run_pump();
+      if (pump_requested_.exchange(false) || pump_again_) {
+        run_pump();
+        ping_behind_pump();
+      }
       if (!flush()) break;  // the socket is full: wait_writable() calls back here
+      if (pump_again_ && paced_out()) {
+        // The reader has a window's worth unread: its pong pumps again (on_pong). A ping must
+        // follow the last byte written, or no pong would come.
+        if (!pacing_->credit.pinged_behind(unsent_) && state_ == state::open) {
+          queue_control(ws::ping, pacing_->credit.ping_payload(unsent_, steady_ns()));
+          if (!flush()) break;
+        }
+        await_pong();
+        break;
+      }
       more = pump_again_ || pump_requested_.load();
       if (!more) {
         // Caught up, unless the kernel still holds what holds_back() waits for.
@@ -415,6 +443,59 @@ class connection final : public link,
     pump_again_ = false;
     if (state_ != state::open) return;
     if (auto host = host_.lock()) pump_again_ = host->pump(*this);
+  }
+
+  // ---- pacing a reader that is behind (read_credit.hpp) --------------------------------------
+
+  struct pacing {
+    explicit pacing(const tcp::socket::executor_type& ex) : patience(ex) {}
+    read_credit credit;
+    asio::steady_timer patience;
+    bool patience_armed = false;
+  };
+
+  // The socket refused bytes: from now on the reader's pongs say how much it may have unread.
+  // Allocated once a connection first falls behind: one that never does pays nothing for it.
+  void start_pacing() {
+    if (state_ != state::open) return;
+    if (!pacing_) pacing_ = std::make_unique<pacing>(socket_.get_executor());
+    pacing_->credit.start(steady_ns());
+    ping_behind_pump();  // the first pong says when the reader has read what it holds now
+  }
+
+  bool paced_out() const { return pacing_ && pacing_->credit.exhausted(); }
+
+  // A ping behind the frames queued, when read_credit wants one.
+  void ping_behind_pump() {
+    if (!pacing_ || state_ != state::open || !pacing_->credit.ping_due(unsent_)) return;
+    queue_control(ws::ping, pacing_->credit.ping_payload(unsent_, steady_ns()));
+  }
+
+  // Paced out: a reader that stopped answering pings must not stall its connection. After
+  // read_credit::patience_ns without a pong, it is written to as if it were not paced.
+  void await_pong() {
+    if (pacing_->patience_armed) return;
+    pacing_->patience_armed = true;
+    const std::int64_t since = steady_ns() - pacing_->credit.last_progress_ns();
+    const std::int64_t left = std::max<std::int64_t>(read_credit::patience_ns - since, 1'000'000);
+    pacing_->patience.expires_after(std::chrono::nanoseconds(left));
+    start_async([this](auto handler) { pacing_->patience.async_wait(std::move(handler)); },
+                [self = shared_from_this()](const std::error_code& ec) {
+                  connection& c = *self;
+                  if (ec || c.state_ == state::ended || !c.pacing_) return;
+                  c.pacing_->patience_armed = false;
+                  if (!c.paced_out()) return;
+                  if (c.pacing_->credit.lost_patience(steady_ns())) {
+                    if (auto host = c.host_.lock()) {
+                      host->log(log_level::debug, "session " + std::to_string(c.session) +
+                                                      ": no pong to a pacing ping in time; "
+                                                      "writing unpaced");
+                    }
+                    c.end_turn();
+                  } else {
+                    c.await_pong();
+                  }
+                });
   }
 
   // ---- writing ------------------------------------------------------------------------------
@@ -442,6 +523,7 @@ class connection final : public link,
       std::size_t n = write_next(ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         pressed_ = true;
+        start_pacing();
         wait_writable();
         return false;
       }
@@ -450,6 +532,7 @@ class connection final : public link,
         return false;
       }
       unsent_ -= n;
+      if (pacing_) pacing_->credit.wrote(n);
       while (n > 0) {
         const std::size_t left = out_[head_]->size() - offset_;
         if (n < left) {
@@ -734,6 +817,7 @@ class connection final : public link,
     in_turn_ = false;
     stop_heartbeat();
     cancel_deadline();
+    if (pacing_) pacing_->patience.cancel();
     std::error_code ignored;
     socket_.close(ignored);
     out_.clear();
@@ -801,7 +885,13 @@ class connection final : public link,
         c.close_now(ws::close_going_away, "pong timeout");
       });
     }
-    queue_control(ws::ping, {});
+    // A reader being paced may answer only the latest ping (RFC 6455 §5.5.3): this one then
+    // carries the pacing payload too.
+    if (pacing_ && pacing_->credit.active()) {
+      queue_control(ws::ping, pacing_->credit.ping_payload(unsent_, steady_ns()));
+    } else {
+      queue_control(ws::ping, {});
+    }
     start_heartbeat();
     end_turn();
   }
@@ -839,6 +929,7 @@ class connection final : public link,
   bool peer_closed_ = false;
   bool half_close_after_flush_ = false;
   bool awaiting_pong_ = false;
+  std::unique_ptr<pacing> pacing_;  // once the connection has been behind
 };
 
 class plain_endpoint final : public endpoint, public std::enable_shared_from_this<plain_endpoint> {

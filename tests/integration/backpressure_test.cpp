@@ -35,8 +35,8 @@ roomwire::protocol::envelope<bulk> make_bulk(int n, std::size_t bytes,
 // A server with these queue limits, over ws:// or, when `tls`, over wss:// with a certificate
 // made in `certs`.
 roomwire::server_options with_queue_limits(std::size_t soft, std::size_t hard, bool tls,
-                                           const temp_dir& certs) {
-  auto o = test_options();
+                                           const temp_dir& certs, log_capture* logs = nullptr) {
+  auto o = test_options(logs);
   o.hub.queue_soft_bytes = soft;
   o.hub.queue_hard_bytes = hard;
   if (tls) REQUIRE(serve_tls(o, certs));
@@ -239,6 +239,33 @@ TEST_CASE("back-pressure: a critical message waits behind a few KiB, not a socke
   CHECK(s.server.metrics().messages_dropped == 0);
 }
 
+TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead of a critical") {
+  // Over ws:// a connection that is behind paces its reader by the pongs to pings it puts behind
+  // its frames (read_credit.hpp): what a critical message finds ahead of it, the reader's own
+  // receive buffer included, is about the smallest window (2 KiB) and a frame, not the 71-128 KB
+  // this 64 KiB reader's buffer holds unpaced (the next test). A priority-0 message waits behind
+  // what the reader has not read, so this is what bounds its latency.
+  temp_dir certs;
+  running_server s(with_queue_limits(64u << 20, 64u << 20, false, certs));
+  s.start();
+  critical_probe probe(s, 64 * 1024);
+  probe.flood(4000);
+  probe.settle();
+  // The first one finds what reached the reader before its socket was first full.
+  probe.send_critical(1);
+  probe.read_to_critical(1);
+  std::size_t most = 0;
+  for (int n = 2; n <= 5; ++n) {
+    probe.settle();
+    probe.send_critical(n);
+    most = std::max(most, probe.read_to_critical(n));
+  }
+  UNSCOPED_INFO("bytes ahead of a critical message, the reader's included: at most " << most);
+  CHECK(most < 12 * 1024);  // 5.7 KB in each of six runs
+  CHECK(probe.slow->pings_seen() > 0);
+  CHECK(s.server.metrics().messages_dropped == 0);
+}
+
 TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's frames") {
   // TCP_NOTSENT_LOWAT refuses a write only when it needs a new segment, so a write that fits in
   // the last unsent one goes in. Unchecked, a backed-up socket's last segment grows to its full
@@ -249,18 +276,25 @@ TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's fra
   // when it was sent, is what the server held: 9.1 KB here, 45-68 KB without the check (it
   // failed in each of 5 runs). Bytes that reach the reader after its count are counted as the
   // server's: that can only make the check harder to pass.
+  //
+  // Over ws:// the reader answers no pings here, so the connection stops pacing it (the test
+  // before) once read_credit::patience_ns has passed without a pong, and writes to it as it would
+  // to any reader that is behind; the log says when.
   const bool tls = GENERATE(false, true);
   INFO((tls ? "over wss://" : "over ws://"));
   temp_dir certs;
-  running_server s(with_queue_limits(64u << 20, 64u << 20, tls, certs));
+  log_capture logs;
+  running_server s(with_queue_limits(64u << 20, 64u << 20, tls, certs, &logs));
   s.start();
   critical_probe probe(s, 64 * 1024);
+  probe.slow->auto_pong(false);
   probe.flood(4000);
   probe.settle();
   // The first episode may write a window's worth before the socket is first refused; from then
   // on the connection is known to be behind.
   probe.send_critical(1);
   probe.read_to_critical(1);
+  if (!tls) REQUIRE(logs.wait_for("no pong to a pacing ping in time", 10000ms));
   std::size_t most = 0;
   std::size_t reader_held = 0;
   for (int n = 2; n <= 5; ++n) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,9 +29,20 @@ class log_capture {
   roomwire::log_sink sink() {
     return [this](roomwire::log_level, std::string_view line) {
       roomwire_test::suite_log("server", line);
-      std::lock_guard<std::mutex> lock(mu_);
-      lines_.emplace_back(line);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        lines_.emplace_back(line);
+      }
+      added_.notify_all();
     };
+  }
+  // Waits until a line contains `needle`; false if none did within `timeout`.
+  bool wait_for(std::string_view needle, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    return added_.wait_for(lock, timeout, [&] {
+      return std::any_of(lines_.begin(), lines_.end(),
+                         [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+    });
   }
   bool any_contains(std::string_view needle) const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -44,6 +56,7 @@ class log_capture {
 
  private:
   mutable std::mutex mu_;
+  mutable std::condition_variable added_;
   std::vector<std::string> lines_;
 };
 

@@ -1,0 +1,191 @@
+#pragma once
+
+// Pacing a reader that is behind by what it has read: a credit taken from RFC 6455 pongs.
+//
+// A priority-0 frame can overtake only what is still in the hub's queue. Bytes handed to the
+// kernel wait, in order, in the server's send buffer and then in the reader's receive buffer:
+// up to 128 KB on loopback, 60 ms at 2 MiB/s, and the server cannot see how much of that the
+// reader has read (its advertised window moves by tens of KB on its own; docs/benchmarks.md).
+// A pong can tell it. Every endpoint must answer a ping with a pong carrying the same payload
+// (RFC 6455 §5.5.2-3), and it can only do so once it has read the ping, and so everything sent
+// before it. So a connection that is behind puts a ping behind what it writes, its payload the
+// stream position of the ping and the time it was queued; each pong says how far the reader has
+// read, and how long that took.
+//
+// The connection then takes from the hub only while fewer than `window()` bytes it wrote are
+// unread. The window follows the pongs' delay, in the manner of TCP Vegas, at most once per round
+// trip. A ping that waited behind unread bytes for longer than target_wait_ns (or an eighth of the
+// shortest round trip seen, on a long path) halves it. One that hardly waited (an eighth of that),
+// with the window in use, grows it by a quarter: the reader was reading as the ping came. So a
+// reader on a long path keeps its throughput (the window grows to what its path holds), and a
+// reader that is slow by itself keeps about min_window unread: a priority-0 frame waits behind
+// that much instead of a socket's worth. Growth is that strict because a reader that reads every
+// so often makes some pings wait little by chance. Each time the reader falls behind again, the
+// window is min_window until the first pong (the reader drains what it had queued meanwhile),
+// and then what it had learned.
+//
+// What remains is the start of each episode: until the socket refuses bytes, nothing says the
+// reader is slow, and its receive buffer fills first (docs/benchmarks.md, priority).
+//
+// A connection whose frames are large (on average large_frame_bytes or more) is not paced: a
+// priority-0 frame cannot overtake a frame already begun anyway, and a pong per frame cost 30-45%
+// of the capacity for 64 KiB messages in a first version (docs/benchmarks.md). The transport's
+// kernel check makes the same exception (listen_socket.hpp).
+//
+// Nothing here touches a socket or a clock: the connection passes the time in. ws_plain.cpp
+// drives it; tests/integration/read_credit_test.cpp tests it alone.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace roomwire::transport {
+
+class read_credit {
+ public:
+  // The smallest window: two frames of a chat's size unread.
+  static constexpr std::uint64_t min_window = 2 * 1024;
+  // The largest: more than the kernel would hold for a reader anyway.
+  static constexpr std::uint64_t max_window = 4 * 1024 * 1024;
+  // How long a ping may wait behind unread bytes (above the shortest round trip) before the
+  // window shrinks; an eighth of that round trip when it is longer. Growing takes a wait under an
+  // eighth of this.
+  static constexpr std::int64_t target_wait_ns = 500'000;
+  // A ping's payload: its stream position and the time it was queued, 8 bytes each, big-endian.
+  static constexpr std::size_t payload_size = 16;
+  // How long a paced connection waits for a pong with its window used up. A reader that does not
+  // answer (against RFC 6455) is then written to as if it were not paced, until a pong comes.
+  static constexpr std::int64_t patience_ns = 1'000'000'000;
+  // Frames this large on average are not paced (above).
+  static constexpr std::size_t large_frame_bytes = 4 * 1024;
+
+  // The connection's socket refused bytes at `now_ns`: the reader is behind. Pace from now on,
+  // starting at min_window, until a pong shows it has read everything (caught_up()).
+  void start(std::int64_t now_ns) noexcept {
+    if (active_) return;
+    active_ = true;
+    draining_ = true;
+    last_progress_ns_ = now_ns;
+  }
+  bool active() const noexcept { return active_; }
+  // The reader has read everything written, and nothing waits: pacing ends.
+  bool caught_up() const noexcept { return read_ == written_; }
+  void stop() noexcept { active_ = false; }
+
+  // Bytes the kernel took from the connection.
+  void wrote(std::size_t n) noexcept { written_ += n; }
+  // A frame of `bytes` the hub handed over (a moving average of its size decides whether the
+  // connection is paced).
+  void handed(std::size_t bytes) noexcept {
+    mean_frame_bytes_ = mean_frame_bytes_ - mean_frame_bytes_ / 8 + bytes / 8;
+  }
+
+  // The bytes the hub may hand over now, at most `cap`.
+  std::size_t room(std::size_t cap) const noexcept {
+    if (!paces() || suspended_) return cap;
+    const std::uint64_t unread = written_ - read_;
+    if (unread >= window()) return 0;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(cap, window() - unread));
+  }
+  bool exhausted() const noexcept { return room(1) == 0; }
+
+  // Whether to put a ping behind the `queued` bytes not yet written: while pacing, once what was
+  // handed over since the last ping reaches a quarter of the window, or fills it.
+  bool ping_due(std::size_t queued) const noexcept {
+    if (!paces() || pinged_behind(queued)) return false;
+    const std::uint64_t end = written_ + queued;
+    const std::uint64_t spacing = suspended_ ? max_window / 64 : window() / 4;
+    return end - pinged_at_ >= spacing || end - read_ >= window();
+  }
+  // Whether a ping already follows the last of the `queued` bytes not yet written.
+  bool pinged_behind(std::size_t queued) const noexcept { return written_ + queued <= pinged_at_; }
+  // The payload of a ping behind the `queued` bytes not yet written, queued at `now_ns`.
+  std::string ping_payload(std::size_t queued, std::int64_t now_ns) {
+    pinged_at_ = written_ + queued;
+    std::string payload(payload_size, '\0');
+    put(payload, 0, pinged_at_);
+    put(payload, 8, static_cast<std::uint64_t>(now_ns));
+    return payload;
+  }
+
+  // A pong, at `now_ns`. True when it answers one of our pings and moves the reader on; false
+  // for a pong of another ping (a heartbeat's) or one that cannot be right (beyond what was
+  // written, from the future).
+  bool on_pong(std::string_view payload, std::int64_t now_ns) noexcept {
+    if (payload.size() != payload_size) return false;
+    const std::uint64_t at = get(payload, 0);
+    const auto sent_ns = static_cast<std::int64_t>(get(payload, 8));
+    if (at > pinged_at_ || at > written_ || at <= read_ || sent_ns > now_ns || sent_ns <= 0) {
+      return false;
+    }
+    const bool window_in_use = written_ - read_ >= window() / 2;
+    read_ = at;
+    suspended_ = false;
+    last_progress_ns_ = now_ns;
+    if (draining_) {
+      // This ping waited behind what the reader had queued before pacing began: that says
+      // nothing of the window, nor do the pongs of pings sent before this one came back.
+      draining_ = false;
+      changed_at_ = written_;
+      return true;
+    }
+    // How long the ping waited behind what the reader had not read: its round trip less the
+    // shortest one seen.
+    const std::int64_t rtt = std::max<std::int64_t>(1, now_ns - sent_ns);
+    min_rtt_ns_ = std::min(min_rtt_ns_, rtt);
+    const std::int64_t waited = rtt - min_rtt_ns_;
+    const std::int64_t allowed = std::max(target_wait_ns, min_rtt_ns_ / 8);
+    // Once per round trip: only a ping sent since the last change shows its effect.
+    if (at <= changed_at_) return true;
+    if (waited > allowed) {
+      window_ = std::max(min_window, window_ / 2);
+      changed_at_ = written_;
+    } else if (waited < allowed / 8 && window_in_use) {
+      window_ = std::min(max_window, window_ + window_ / 4);
+      changed_at_ = written_;
+    }
+    return true;
+  }
+
+  // Called while exhausted(): true (and pacing suspended until the next pong) when no pong came
+  // for patience_ns.
+  bool lost_patience(std::int64_t now_ns) noexcept {
+    if (!exhausted() || now_ns - last_progress_ns_ < patience_ns) return false;
+    suspended_ = true;
+    return true;
+  }
+  // When the last pong came (or pacing started).
+  std::int64_t last_progress_ns() const noexcept { return last_progress_ns_; }
+
+  std::uint64_t window() const noexcept { return draining_ ? min_window : window_; }
+  std::uint64_t unread() const noexcept { return written_ - read_; }
+
+ private:
+  bool paces() const noexcept { return active_ && mean_frame_bytes_ < large_frame_bytes; }
+
+  static void put(std::string& out, std::size_t at, std::uint64_t v) {
+    for (std::size_t i = 8; i-- > 0; v >>= 8) out[at + i] = static_cast<char>(v & 0xFF);
+  }
+  static std::uint64_t get(std::string_view in, std::size_t at) noexcept {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
+    return v;
+  }
+
+  std::uint64_t written_ = 0;    // bytes the kernel took
+  std::uint64_t read_ = 0;       // bytes the reader has read: the latest pong's position
+  std::uint64_t pinged_at_ = 0;  // the latest ping's position
+  std::uint64_t window_ = min_window;
+  std::int64_t min_rtt_ns_ = std::numeric_limits<std::int64_t>::max();
+  std::int64_t last_progress_ns_ = 0;
+  std::uint64_t changed_at_ = 0;  // written_ when the window last changed
+  std::size_t mean_frame_bytes_ = 0;
+  bool active_ = false;
+  bool draining_ = false;   // fallen behind again, no pong yet: min_window
+  bool suspended_ = false;  // no pong came in patience_ns
+};
+
+}  // namespace roomwire::transport

@@ -1,0 +1,204 @@
+// Pacing a reader that is behind by its pongs (src/transport/read_credit.hpp), without sockets:
+// the connection's side of the bookkeeping, with the time passed in.
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "transport/read_credit.hpp"
+
+using roomwire::transport::read_credit;
+
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;
+constexpr std::size_t cap = 16 * 1024;
+
+// A credit that has started pacing at t = 1 s, with `written` bytes taken by the kernel.
+read_credit pacing_after(std::size_t written) {
+  read_credit c;
+  c.start(1000 * ms);
+  c.wrote(written);
+  return c;
+}
+
+// The first pong after falling behind (the reader drained what it had queued).
+void drain(read_credit& c, std::int64_t& now) {
+  c.wrote(100);
+  const std::string ping = c.ping_payload(0, now);
+  now += 20 * ms;
+  REQUIRE(c.on_pong(ping, now));
+}
+
+}  // namespace
+
+TEST_CASE("read credit: a connection that is not behind is not paced") {
+  read_credit c;
+  c.wrote(1 << 20);
+  CHECK_FALSE(c.active());
+  CHECK(c.room(cap) == cap);
+  CHECK_FALSE(c.ping_due(4096));
+}
+
+TEST_CASE("read credit: once behind, the hub hands over min_window until a pong says more") {
+  read_credit c = pacing_after(0);
+  CHECK(c.room(cap) == read_credit::min_window);
+  c.wrote(read_credit::min_window);
+  CHECK(c.exhausted());
+  // A ping must follow the last byte written, or no pong would come.
+  REQUIRE(c.ping_due(0));
+  const std::string ping = c.ping_payload(0, 1001 * ms);
+  CHECK(ping.size() == read_credit::payload_size);
+  CHECK(c.pinged_behind(0));
+  CHECK_FALSE(c.ping_due(0));
+  REQUIRE(c.on_pong(ping, 1002 * ms));
+  CHECK(c.unread() == 0);
+  CHECK(c.room(cap) == c.window());
+  CHECK(c.caught_up());
+}
+
+TEST_CASE("read credit: the position a pong brings counts the bytes queued ahead of its ping") {
+  read_credit c = pacing_after(1000);
+  // 500 bytes queued, not yet written, then the ping.
+  const std::string ping = c.ping_payload(500, 1001 * ms);
+  CHECK_FALSE(c.on_pong(ping, 1002 * ms));  // the reader cannot have read what was not written
+  c.wrote(500 + 18);                        // the frames and the ping
+  REQUIRE(c.on_pong(ping, 1002 * ms));
+  CHECK(c.unread() == 18);
+  CHECK_FALSE(c.caught_up());
+}
+
+TEST_CASE("read credit: pongs it did not ask for change nothing") {
+  read_credit c = pacing_after(4096);
+  const std::string ping = c.ping_payload(0, 1001 * ms);
+  const std::uint64_t unread = c.unread();
+  CHECK_FALSE(c.on_pong("", 1002 * ms));                       // a heartbeat's
+  CHECK_FALSE(c.on_pong(std::string(15, 'x'), 1002 * ms));     // another size
+  CHECK_FALSE(c.on_pong(std::string(16, '\xff'), 1002 * ms));  // beyond what was written
+  CHECK_FALSE(c.on_pong(ping, 1000 * ms));                     // answered before it was sent
+  CHECK(c.unread() == unread);
+  REQUIRE(c.on_pong(ping, 1002 * ms));
+  CHECK_FALSE(c.on_pong(ping, 1003 * ms));  // the same pong again
+  CHECK(c.unread() == 0);
+}
+
+TEST_CASE("read credit: the window grows while pongs come back at once, shrinks while they wait") {
+  read_credit c = pacing_after(0);
+  std::int64_t now = 1000 * ms;
+  // Pongs 0.1 ms after their pings, the window in use each time: nothing waits at the reader.
+  for (int i = 0; i < 40; ++i) {
+    c.wrote(static_cast<std::size_t>(c.window()));
+    const std::string ping = c.ping_payload(0, now);
+    now += ms / 10;
+    REQUIRE(c.on_pong(ping, now));
+  }
+  const std::uint64_t grown = c.window();
+  CHECK(grown > 16 * read_credit::min_window);
+  // Now each ping waits 5 ms behind unread bytes: the window halves, not below the least.
+  c.wrote(static_cast<std::size_t>(c.window()));
+  std::string ping = c.ping_payload(0, now);
+  now += 5 * ms;
+  REQUIRE(c.on_pong(ping, now));
+  CHECK(c.window() == grown / 2);
+  for (int i = 0; i < 40; ++i) {
+    c.wrote(static_cast<std::size_t>(c.window()));
+    ping = c.ping_payload(0, now);
+    now += 5 * ms;
+    REQUIRE(c.on_pong(ping, now));
+  }
+  CHECK(c.window() == read_credit::min_window);
+}
+
+TEST_CASE("read credit: the window does not grow while the reader keeps up with less") {
+  read_credit c = pacing_after(0);
+  std::int64_t now = 1000 * ms;
+  for (int i = 0; i < 40; ++i) {
+    c.wrote(100);  // far from filling the window
+    const std::string ping = c.ping_payload(0, now);
+    now += ms / 10;
+    REQUIRE(c.on_pong(ping, now));
+  }
+  CHECK(c.window() == read_credit::min_window);
+}
+
+TEST_CASE("read credit: a reader that stops answering is written to unpaced until it answers") {
+  read_credit c = pacing_after(read_credit::min_window);
+  const std::string ping = c.ping_payload(0, 1000 * ms);
+  REQUIRE(c.exhausted());
+  CHECK_FALSE(c.lost_patience(1000 * ms + read_credit::patience_ns - 1));
+  CHECK(c.exhausted());
+  REQUIRE(c.lost_patience(1000 * ms + read_credit::patience_ns));
+  CHECK(c.room(cap) == cap);
+  // Pings keep going out, further apart.
+  c.wrote(cap);
+  CHECK(c.ping_due(0));
+  // Its pong, however late, puts it back under pacing.
+  REQUIRE(c.on_pong(ping, 3000 * ms));
+  CHECK(c.room(cap) == 0);  // the `cap` bytes written since are unread
+}
+
+TEST_CASE("read credit: pacing ends when the reader has read everything, and starts again") {
+  read_credit c = pacing_after(3000);
+  const std::string ping = c.ping_payload(0, 1001 * ms);
+  REQUIRE(c.on_pong(ping, 1002 * ms));
+  REQUIRE(c.caught_up());
+  c.stop();
+  CHECK_FALSE(c.active());
+  CHECK(c.room(cap) == cap);
+  c.wrote(100000);
+  c.start(2000 * ms);
+  CHECK(c.window() == read_credit::min_window);
+  CHECK(c.exhausted());
+}
+
+TEST_CASE("read credit: the window changes at most once per round trip") {
+  read_credit c = pacing_after(0);
+  std::int64_t now = 1000 * ms;
+  drain(c, now);
+  // Four pings in flight, each behind a quarter of the window; their pongs come back at once.
+  const std::uint64_t before = c.window();
+  std::string pings[4];
+  for (auto& ping : pings) {
+    c.wrote(static_cast<std::size_t>(before / 4));
+    ping = c.ping_payload(0, now);
+  }
+  now += ms / 10;
+  for (const auto& ping : pings) REQUIRE(c.on_pong(ping, now));
+  // The first pong grew it; the other three were sent before that and change nothing.
+  CHECK(c.window() == before + before / 4);
+}
+
+TEST_CASE("read credit: falling behind again drains at min_window, then resumes the window") {
+  read_credit c = pacing_after(0);
+  std::int64_t now = 1000 * ms;
+  for (int i = 0; i < 10; ++i) {
+    c.wrote(static_cast<std::size_t>(c.window()));
+    const std::string ping = c.ping_payload(0, now);
+    now += ms / 10;
+    REQUIRE(c.on_pong(ping, now));
+  }
+  const std::uint64_t learned = c.window();
+  REQUIRE(learned > read_credit::min_window);
+  REQUIRE(c.caught_up());
+  c.stop();
+  c.wrote(200000);  // unpaced, the reader's buffer fills again
+  c.start(now);
+  CHECK(c.window() == read_credit::min_window);
+  const std::string ping = c.ping_payload(0, now);
+  now += 50 * ms;  // behind what it had queued: this wait says nothing of the window
+  REQUIRE(c.on_pong(ping, now));
+  CHECK(c.window() == learned);
+}
+
+TEST_CASE("read credit: a connection of large frames is not paced") {
+  read_credit c = pacing_after(0);
+  for (int i = 0; i < 4; ++i) c.handed(65000);
+  CHECK(c.room(cap) == cap);
+  c.wrote(4 * 65000);
+  CHECK_FALSE(c.ping_due(0));
+  // Small frames again: paced again.
+  for (int i = 0; i < 40; ++i) c.handed(200);
+  CHECK(c.exhausted());
+  CHECK(c.ping_due(0));
+}
