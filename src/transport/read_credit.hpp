@@ -33,7 +33,8 @@
 // kernel check makes the same exception (listen_socket.hpp).
 //
 // Nothing here touches a socket or a clock: the connection passes the time in. ws_plain.cpp
-// drives it; tests/integration/read_credit_test.cpp tests it alone.
+// (ws://) and ws_endpoint.hpp (wss://) drive it; tests/integration/read_credit_test.cpp tests it
+// alone.
 
 #include <algorithm>
 #include <cstddef>
@@ -56,6 +57,8 @@ class read_credit {
   static constexpr std::int64_t target_wait_ns = 500'000;
   // A ping's payload: its stream position and the time it was queued, 8 bytes each, big-endian.
   static constexpr std::size_t payload_size = 16;
+  // A ping frame from the server: a 2-byte header and that payload.
+  static constexpr std::size_t ping_frame_bytes = 2 + payload_size;
   // How long a paced connection waits for a pong with its window used up. A reader that does not
   // answer (against RFC 6455) is then written to as if it were not paced, until a pong comes.
   static constexpr std::int64_t patience_ns = 1'000'000'000;
@@ -72,10 +75,13 @@ class read_credit {
   }
   bool active() const noexcept { return active_; }
   // The reader has read everything written, and nothing waits: pacing ends.
-  bool caught_up() const noexcept { return read_ == written_; }
+  bool caught_up() const noexcept {
+    return read_ == written_ || (read_ == pinged_at_ && written_ == read_ + ping_frame_bytes);
+  }
   void stop() noexcept { active_ = false; }
 
-  // Bytes the kernel took from the connection.
+  // Bytes that left the connection's own queue, in the order the reader gets them: those the
+  // kernel took (ws_plain.cpp), or those handed to websocketpp (ws_endpoint.hpp).
   void wrote(std::size_t n) noexcept { written_ += n; }
   // A frame of `bytes` the hub handed over (a moving average of its size decides whether the
   // connection is paced).
@@ -100,8 +106,11 @@ class read_credit {
     const std::uint64_t spacing = suspended_ ? max_window / 64 : window() / 4;
     return end - pinged_at_ >= spacing || end - read_ >= window();
   }
-  // Whether a ping already follows the last of the `queued` bytes not yet written.
-  bool pinged_behind(std::size_t queued) const noexcept { return written_ + queued <= pinged_at_; }
+  // Whether a ping already follows the last of the `queued` bytes not yet written (the latest ping
+  // itself may be among them).
+  bool pinged_behind(std::size_t queued) const noexcept {
+    return written_ + queued <= pinged_at_ + ping_frame_bytes;
+  }
   // The payload of a ping behind the `queued` bytes not yet written, queued at `now_ns`.
   std::string ping_payload(std::size_t queued, std::int64_t now_ns) {
     pinged_at_ = written_ + queued;

@@ -38,6 +38,7 @@
 
 #include "transport/cloexec.hpp"
 #include "transport/endpoint.hpp"
+#include "transport/read_credit.hpp"
 #include "transport/listen_socket.hpp"
 
 namespace roomwire::transport {
@@ -197,7 +198,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   // the connection is pressed: a connection that keeps up pays no system call for it.
   std::size_t send_window() override {
     window_ = send_high_water;
-    if (!filled_ && !pressed_) return window_;
+    if (!filled_ && !pressed_) return paced(window_);
     filled_ = false;
     if (pressed_ && marks_written_.load(std::memory_order_acquire) != marks_sent_) {
       // Nothing more until the last window's frames are written: websocketpp does not count
@@ -208,11 +209,19 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     auto con = con_.lock();
     if (con && kernel_unsent_at_limit(con->get_raw_socket().native_handle())) {
       pressed_ = true;
+      start_pacing();
       wait_writable(*con);
       window_ = 0;
     } else if (pressed_) {
       window_ = pressed_send_high_water;
     }
+    return paced(window_);
+  }
+
+  // The window, cut to what pacing allows (read_credit.hpp); what websocketpp holds is part of
+  // what the reader has not read.
+  std::size_t paced(std::size_t window) {
+    if (credit_ && window > 0) window_ = std::min(window, buffered() + credit_->room(window));
     return window_;
   }
 
@@ -228,6 +237,11 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     auto prepared = f.prepared<message_type>(
         [](const std::string& text) { return make_prepared_text<message_type>(text); });
     std::shared_ptr<message_type> msg = std::const_pointer_cast<message_type>(prepared);
+    if (credit_) {
+      const std::size_t bytes = msg->get_header().size() + msg->get_payload().size();
+      credit_->handed(bytes);
+      credit_->wrote(bytes);
+    }
     if (con->get_buffered_amount() + msg->get_payload().size() >= window_) {
       filled_ = true;
       ++marks_sent_;  // first: should the next line throw, it runs the notice, which counts it
@@ -254,7 +268,11 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
 
   void start_heartbeat() { arm_ping(); }
 
-  void on_pong() {
+  void on_pong(const std::string& payload) {
+    if (credit_ && credit_->on_pong(payload, steady_ns())) {
+      if (credit_->caught_up() && buffered() == 0 && !more_) credit_->stop();
+      request_pump();  // the window moved
+    }
     awaiting_pong_ = false;
     ++ping_generation_;
     if (pong_deadline_) pong_deadline_->cancel();
@@ -296,8 +314,10 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     auto host = host_.lock();
     if (!host) return;
     const bool again = host->pump(*this);
+    more_ = again;
     auto con = con_.lock();
     if (!con) return;
+    if (credit_) pace(*con, again);
     if (!again) {
       // Caught up, unless the kernel still holds what send_window() waits for.
       if (pressed_ && !kernel_unsent_at_limit(con->get_raw_socket().native_handle())) {
@@ -313,6 +333,45 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
                                      self->repump_timer_.reset();
                                      if (!ec) self->run_pump();
                                    });
+  }
+
+  // ---- pacing a reader that is behind (read_credit.hpp, as ws_plain.cpp does) --------------
+  //
+  // Positions count the bytes handed to websocketpp (headers included), in the order it writes
+  // them: a ping it is handed after them is written after them. What websocketpp still holds is
+  // unread too.
+
+  static std::int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void start_pacing() {
+    if (closing_ || ended_) return;
+    if (!credit_) credit_ = std::make_unique<read_credit>();
+    credit_->start(steady_ns());
+  }
+
+  void ping_for_credit(connection_type& con) {
+    std::error_code ec;
+    con.ping(credit_->ping_payload(0, steady_ns()), ec);
+    if (!ec) credit_->wrote(read_credit::ping_frame_bytes);
+  }
+
+  // After a pump: a ping behind what it handed over, when one is due or the window is used up
+  // (no pong would come otherwise). The repump timer keeps running while the pump has more, so a
+  // reader that stopped answering is written to unpaced after read_credit::patience_ns.
+  void pace(connection_type& con, bool again) {
+    if (closing_ || ended_) return;
+    const bool out = again && credit_->exhausted();
+    if (credit_->ping_due(0) || (out && !credit_->pinged_behind(0))) ping_for_credit(con);
+    if (out && credit_->lost_patience(steady_ns())) {
+      if (auto host = host_.lock()) {
+        host->log(log_level::debug, "session " + std::to_string(session) +
+                                        ": no pong to a pacing ping in time; writing unpaced");
+      }
+    }
   }
 
   // Pumps once the kernel takes more (its unsent bytes fell under TCP_NOTSENT_LOWAT's
@@ -364,8 +423,14 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
             self->close_now(websocketpp::close::status::going_away, "pong timeout");
           });
     }
-    std::error_code ec;
-    con->ping(std::string(), ec);
+    // A reader being paced may answer only the latest ping (RFC 6455 §5.5.3): this one then
+    // carries the pacing payload too.
+    if (credit_ && credit_->active()) {
+      ping_for_credit(*con);
+    } else {
+      std::error_code ec;
+      con->ping(std::string(), ec);
+    }
     arm_ping();
   }
 
@@ -397,6 +462,8 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   timer_ptr ping_timer_;
   timer_ptr pong_deadline_;
   timer_ptr repump_timer_;
+  std::unique_ptr<read_credit> credit_;  // once the link has been behind
+  bool more_ = false;                    // the last pump left frames in the hub
 };
 
 template <class Config>
@@ -452,8 +519,8 @@ class ws_endpoint final : public endpoint,
     ws_.set_http_handler([weak](connection_hdl h) {
       if (auto self = weak.lock()) self->on_http(h);
     });
-    ws_.set_pong_handler([weak](connection_hdl h, std::string) {
-      if (auto self = weak.lock()) self->on_pong(h);
+    ws_.set_pong_handler([weak](connection_hdl h, std::string payload) {
+      if (auto self = weak.lock()) self->on_pong(h, payload);
     });
   }
 
@@ -589,10 +656,10 @@ class ws_endpoint final : public endpoint,
     if (auto host = host_.lock()) host->on_text(l->session, msg->get_payload());
   }
 
-  void on_pong(websocketpp::connection_hdl h) {
+  void on_pong(websocketpp::connection_hdl h, const std::string& payload) {
     connection_ptr con = ws_.get_con_from_hdl(h);
     if (!con || !con->session_link) return;
-    static_cast<link_type*>(con->session_link.get())->on_pong();
+    static_cast<link_type*>(con->session_link.get())->on_pong(payload);
   }
 
   static int close_code_of(const connection_ptr& con, const link_type* l) {

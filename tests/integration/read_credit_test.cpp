@@ -52,9 +52,14 @@ TEST_CASE("read credit: once behind, the hub hands over min_window until a pong 
   CHECK(ping.size() == read_credit::payload_size);
   CHECK(c.pinged_behind(0));
   CHECK_FALSE(c.ping_due(0));
+  // Once written, the ping itself is not more to ping behind: one ping per position.
+  c.wrote(read_credit::ping_frame_bytes);
+  CHECK(c.pinged_behind(0));
+  CHECK_FALSE(c.ping_due(0));
+  CHECK_FALSE(c.pinged_behind(1));
   REQUIRE(c.on_pong(ping, 1002 * ms));
-  CHECK(c.unread() == 0);
-  CHECK(c.room(cap) == c.window());
+  CHECK(c.unread() == read_credit::ping_frame_bytes);  // the ping: read too, as its pong says
+  CHECK(c.room(cap) == c.window() - read_credit::ping_frame_bytes);
   CHECK(c.caught_up());
 }
 
@@ -62,10 +67,12 @@ TEST_CASE("read credit: the position a pong brings counts the bytes queued ahead
   read_credit c = pacing_after(1000);
   // 500 bytes queued, not yet written, then the ping.
   const std::string ping = c.ping_payload(500, 1001 * ms);
-  CHECK_FALSE(c.on_pong(ping, 1002 * ms));  // the reader cannot have read what was not written
-  c.wrote(500 + 18);                        // the frames and the ping
+  CHECK_FALSE(c.on_pong(ping, 1002 * ms));       // the reader cannot have read what was not written
+  c.wrote(500 + read_credit::ping_frame_bytes);  // the frames and the ping
   REQUIRE(c.on_pong(ping, 1002 * ms));
-  CHECK(c.unread() == 18);
+  CHECK(c.unread() == read_credit::ping_frame_bytes);
+  CHECK(c.caught_up());  // all but the ping itself, whose pong this is
+  c.wrote(1);
   CHECK_FALSE(c.caught_up());
 }
 
