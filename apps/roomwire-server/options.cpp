@@ -117,6 +117,8 @@ const char* usage() {
          "  [--allow-origin ORIGIN]  accept browser handshakes only from ORIGIN (repeatable)\n"
          "  [--max-connections N]    refuse handshakes past N open connections (HTTP 503)\n"
          "  [--handshake-timeout-ms N]  drop a connection whose upgrade takes longer (5000)\n"
+         "  [--pace-readers]         pace a client that is behind by its pongs, so that\n"
+         "                           priority 0 overtakes more of its backlog\n"
          "  [--room-history N]       messages each room keeps for rejoins with since (256;\n"
          "                           0 keeps none)\n"
          "  [--redis URL]            share rooms and tasks with other nodes through Redis\n"
@@ -217,6 +219,8 @@ bool parse(const std::vector<std::string>& args, command_line& out, std::string&
       if (!parse_integer<std::int64_t>(v, 1, INT64_C(1) << 31, o.pong_timeout_ms)) {
         return bad(v, "milliseconds >= 1");
       }
+    } else if (flag == "--pace-readers") {
+      o.pace_readers = true;
     } else if (flag == "--handshake-timeout-ms") {
       if (!value(v)) return false;
       if (!parse_integer<std::int64_t>(v, 1, INT64_C(1) << 31, o.handshake_timeout_ms)) {

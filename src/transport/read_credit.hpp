@@ -32,6 +32,10 @@
 // of the capacity for 64 KiB messages in a first version (docs/benchmarks.md). The transport's
 // kernel check makes the same exception (listen_socket.hpp).
 //
+// It is off unless the host asks for it (server_options::pace_readers): a reader that reads fast
+// but is scheduled late makes pongs wait as a slow reader does, and a burst to it then goes out a
+// small window at a time (docs/benchmarks.md, "Priority").
+//
 // Nothing here touches a socket or a clock: the connection passes the time in. ws_plain.cpp
 // (ws://) and ws_endpoint.hpp (wss://) drive it; tests/integration/read_credit_test.cpp tests it
 // alone.

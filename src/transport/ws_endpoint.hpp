@@ -153,12 +153,13 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   using timer_ptr = typename connection_type::timer_ptr;
 
   ws_link(const connection_ptr& con, std::weak_ptr<endpoint_host> host,
-          std::int64_t ping_interval_ms, std::int64_t pong_timeout_ms)
+          std::int64_t ping_interval_ms, std::int64_t pong_timeout_ms, bool pace_readers)
       : con_(con),
         strand_(con->get_strand()),
         host_(std::move(host)),
         ping_interval_ms_(ping_interval_ms),
-        pong_timeout_ms_(pong_timeout_ms) {}
+        pong_timeout_ms_(pong_timeout_ms),
+        pace_readers_(pace_readers) {}
 
   // ---- link -----------------------------------------------------------------------------
 
@@ -348,7 +349,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   }
 
   void start_pacing() {
-    if (closing_ || ended_) return;
+    if (!pace_readers_ || closing_ || ended_) return;
     if (!credit_) credit_ = std::make_unique<read_credit>();
     credit_->start(steady_ns());
   }
@@ -446,6 +447,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   std::weak_ptr<endpoint_host> host_;
   const std::int64_t ping_interval_ms_;
   const std::int64_t pong_timeout_ms_;
+  const bool pace_readers_;
   std::atomic<bool> pump_requested_{false};
   std::atomic<std::uint64_t> marks_written_{0};  // window-filling frames written (send())
   // Strand-only state.
@@ -482,7 +484,8 @@ class ws_endpoint final : public endpoint,
         retry_timer_(strand_),
         host_(std::move(host)),
         ping_interval_ms_(options.ping_interval_ms),
-        pong_timeout_ms_(options.pong_timeout_ms) {
+        pong_timeout_ms_(options.pong_timeout_ms),
+        pace_readers_(options.pace_readers) {
     ws_.init_asio(&io_);
     // websocketpp's own logs are off: its access log would print request URIs (tokens).
     ws_.clear_access_channels(websocketpp::log::alevel::all);
@@ -625,7 +628,8 @@ class ws_endpoint final : public endpoint,
                  ec);
       return;
     }
-    auto l = std::make_shared<link_type>(con, host_, ping_interval_ms_, pong_timeout_ms_);
+    auto l = std::make_shared<link_type>(con, host_, ping_interval_ms_, pong_timeout_ms_,
+                                         pace_readers_);
     con->session_link = l;
     core::identity who = std::move(*con->who);
     con->who.reset();
@@ -723,6 +727,7 @@ class ws_endpoint final : public endpoint,
   std::weak_ptr<endpoint_host> host_;
   const std::int64_t ping_interval_ms_;
   const std::int64_t pong_timeout_ms_;
+  const bool pace_readers_;
   std::atomic<std::uint16_t> port_{0};
   server_type ws_;
 };

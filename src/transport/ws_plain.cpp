@@ -107,6 +107,7 @@ struct settings {
   // Every handler of the io_context runs on one thread, the server's own (server_options::threads
   // is 1 and the host did not pass an io_context).
   bool one_io_thread;
+  bool pace_readers;  // server_options::pace_readers
 };
 
 class connection final : public link,
@@ -457,7 +458,7 @@ class connection final : public link,
   // The socket refused bytes: from now on the reader's pongs say how much it may have unread.
   // Allocated once a connection first falls behind: one that never does pays nothing for it.
   void start_pacing() {
-    if (state_ != state::open) return;
+    if (!settings_.pace_readers || state_ != state::open) return;
     if (!pacing_) pacing_ = std::make_unique<pacing>(socket_.get_executor());
     pacing_->credit.start(steady_ns());
     ping_behind_pump();  // the first pong says when the reader has read what it holds now
@@ -942,7 +943,7 @@ class plain_endpoint final : public endpoint, public std::enable_shared_from_thi
         retry_timer_(strand_),
         host_(std::move(host)),
         settings_{options.max_message_bytes, options.handshake_timeout_ms, options.ping_interval_ms,
-                  options.pong_timeout_ms, one_io_thread} {}
+                  options.pong_timeout_ms, one_io_thread, options.pace_readers} {}
 
   void listen(const tcp::endpoint& at, std::error_code& ec) override {
     // Non-blocking: connections are taken with accept4 until none is left.

@@ -240,7 +240,7 @@ TEST_CASE("back-pressure: a critical message waits behind a few KiB, not a socke
 }
 
 TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead of a critical") {
-  // A connection that is behind paces its reader by the pongs to pings it puts behind its frames
+  // With server_options::pace_readers, a connection that is behind paces its reader by the pongs to pings it puts behind its frames
   // (read_credit.hpp): what a critical message finds ahead of it, the reader's own receive buffer
   // included, is about the smallest window (2 KiB) and a frame, not the 71-128 KB this 64 KiB
   // reader's buffer holds unpaced (the next test). A priority-0 message waits behind what the
@@ -248,7 +248,9 @@ TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead
   const bool tls = GENERATE(false, true);
   INFO((tls ? "over wss://" : "over ws://"));
   temp_dir certs;
-  running_server s(with_queue_limits(64u << 20, 64u << 20, tls, certs));
+  auto o = with_queue_limits(64u << 20, 64u << 20, tls, certs);
+  o.pace_readers = true;
+  running_server s(o);
   s.start();
   critical_probe probe(s, 64 * 1024);
   probe.flood(4000);
@@ -279,14 +281,16 @@ TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's fra
   // failed in each of 5 runs). Bytes that reach the reader after its count are counted as the
   // server's: that can only make the check harder to pass.
   //
-  // The reader answers no pings here, so the connection stops pacing it (the test before) once
-  // read_credit::patience_ns has passed without a pong, and writes to it as it would to any reader
-  // that is behind; the log says when.
+  // The server paces readers (server_options::pace_readers), but this reader answers no pings,
+  // so the connection stops pacing it (the test before) once read_credit::patience_ns has passed
+  // without a pong, and writes to it as it would to any reader that is behind; the log says when.
   const bool tls = GENERATE(false, true);
   INFO((tls ? "over wss://" : "over ws://"));
   temp_dir certs;
   log_capture logs;
-  running_server s(with_queue_limits(64u << 20, 64u << 20, tls, certs, &logs));
+  auto o = with_queue_limits(64u << 20, 64u << 20, tls, certs, &logs);
+  o.pace_readers = true;
+  running_server s(o);
   s.start();
   critical_probe probe(s, 64 * 1024);
   probe.slow->auto_pong(false);

@@ -40,7 +40,7 @@ std::string error_code_of(wire_client& c) {
 }  // namespace
 
 TEST_CASE("roomwire-server: listening line, a real session, SIGTERM drains and exits 0") {
-  child_process p({server_exe, "--port", "0", "--ping-interval-ms", "1000"});
+  child_process p({server_exe, "--port", "0", "--ping-interval-ms", "1000", "--pace-readers"});
   std::string line;
   const auto port = start(p, &line);
   CHECK(line == "listening on ws://127.0.0.1:" + std::to_string(port) + "/api/ws");
