@@ -384,8 +384,8 @@ def main():
           f"sender of priority-0 messages (50/s) and a sender of priority-4 messages "
           f"({flood_rate:,.0f}/s of ~1.1 KB, about 4.4 MB/s, twice what the reader takes). Latency "
           f"of the priority-0 messages at the slow reader, first without the flood, then with it "
-          f"(3 s each, until all is delivered). Only roomwire implements priorities; the peers "
-          f"show plain FIFO.")
+          f"(3 s each, until all is delivered). Only roomwire implements priorities, and paces a "
+          f"reader that is behind by its pongs (docs/protocol.md §4); the peers show plain FIFO.")
         w("")
         w("| peer | p99 unloaded | p99 flooded | flooded ÷ unloaded |")
         w("| --- | ---: | ---: | ---: |")
