@@ -31,6 +31,14 @@ void drain(read_credit& c, std::int64_t& now) {
   REQUIRE(c.on_pong(ping, now));
 }
 
+// One round trip: `bytes` written, then a ping, whose pong comes back `wait` later.
+void round_trip(read_credit& c, std::int64_t& now, std::uint64_t bytes, std::int64_t wait) {
+  c.wrote(static_cast<std::size_t>(bytes));
+  const std::string ping = c.ping_payload(0, now);
+  now += wait;
+  REQUIRE(c.on_pong(ping, now));
+}
+
 }  // namespace
 
 TEST_CASE("read credit: a connection that is not behind is not paced") {
@@ -94,26 +102,13 @@ TEST_CASE("read credit: the window grows while pongs come back at once, shrinks 
   read_credit c = pacing_after(0);
   std::int64_t now = 1000 * ms;
   // Pongs 0.1 ms after their pings, the window in use each time: nothing waits at the reader.
-  for (int i = 0; i < 40; ++i) {
-    c.wrote(static_cast<std::size_t>(c.window()));
-    const std::string ping = c.ping_payload(0, now);
-    now += ms / 10;
-    REQUIRE(c.on_pong(ping, now));
-  }
+  for (int i = 0; i < 40; ++i) round_trip(c, now, c.window(), ms / 10);
   const std::uint64_t grown = c.window();
   CHECK(grown > 16 * read_credit::min_window);
   // Now each ping waits 5 ms behind unread bytes: the window halves, not below the least.
-  c.wrote(static_cast<std::size_t>(c.window()));
-  std::string ping = c.ping_payload(0, now);
-  now += 5 * ms;
-  REQUIRE(c.on_pong(ping, now));
+  round_trip(c, now, c.window(), 5 * ms);
   CHECK(c.window() == grown / 2);
-  for (int i = 0; i < 40; ++i) {
-    c.wrote(static_cast<std::size_t>(c.window()));
-    ping = c.ping_payload(0, now);
-    now += 5 * ms;
-    REQUIRE(c.on_pong(ping, now));
-  }
+  for (int i = 0; i < 40; ++i) round_trip(c, now, c.window(), 5 * ms);
   CHECK(c.window() == read_credit::min_window);
 }
 
@@ -121,10 +116,7 @@ TEST_CASE("read credit: the window does not grow while the reader keeps up with 
   read_credit c = pacing_after(0);
   std::int64_t now = 1000 * ms;
   for (int i = 0; i < 40; ++i) {
-    c.wrote(100);  // far from filling the window
-    const std::string ping = c.ping_payload(0, now);
-    now += ms / 10;
-    REQUIRE(c.on_pong(ping, now));
+    round_trip(c, now, 100, ms / 10);  // far from filling the window
   }
   CHECK(c.window() == read_credit::min_window);
 }
@@ -179,12 +171,7 @@ TEST_CASE("read credit: the window changes at most once per round trip") {
 TEST_CASE("read credit: falling behind again drains at min_window, then resumes the window") {
   read_credit c = pacing_after(0);
   std::int64_t now = 1000 * ms;
-  for (int i = 0; i < 10; ++i) {
-    c.wrote(static_cast<std::size_t>(c.window()));
-    const std::string ping = c.ping_payload(0, now);
-    now += ms / 10;
-    REQUIRE(c.on_pong(ping, now));
-  }
+  for (int i = 0; i < 10; ++i) round_trip(c, now, c.window(), ms / 10);
   const std::uint64_t learned = c.window();
   REQUIRE(learned > read_credit::min_window);
   REQUIRE(c.caught_up());
