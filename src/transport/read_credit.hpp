@@ -41,6 +41,7 @@
 // alone.
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -48,6 +49,14 @@
 #include <string_view>
 
 namespace roomwire::transport {
+
+// The time the transports pass to read_credit: steady, in nanoseconds (its waits are fractions
+// of a millisecond, finer than core::clock's).
+inline std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 class read_credit {
  public:

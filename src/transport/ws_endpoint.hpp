@@ -38,8 +38,8 @@
 
 #include "transport/cloexec.hpp"
 #include "transport/endpoint.hpp"
-#include "transport/read_credit.hpp"
 #include "transport/listen_socket.hpp"
+#include "transport/read_credit.hpp"
 
 namespace roomwire::transport {
 
@@ -342,12 +342,6 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   // them: a ping it is handed after them is written after them. What websocketpp still holds is
   // unread too.
 
-  static std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   void start_pacing() {
     if (!pace_readers_ || closing_ || ended_) return;
     if (!credit_) credit_ = std::make_unique<read_credit>();
@@ -360,14 +354,13 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     if (!ec) credit_->wrote(read_credit::ping_frame_bytes);
   }
 
-  // After a pump: a ping behind what it handed over, when one is due or the window is used up
-  // (no pong would come otherwise). The repump timer keeps running while the pump has more, so a
-  // reader that stopped answering is written to unpaced after read_credit::patience_ns.
+  // After a pump: a ping behind what it handed over, when one is due (always once the window is
+  // used up: no pong would come otherwise). The repump timer keeps running while the pump has
+  // more, so a reader that stopped answering is written to unpaced after read_credit::patience_ns.
   void pace(connection_type& con, bool again) {
     if (closing_ || ended_) return;
-    const bool out = again && credit_->exhausted();
-    if (credit_->ping_due(0) || (out && !credit_->pinged_behind(0))) ping_for_credit(con);
-    if (out && credit_->lost_patience(steady_ns())) {
+    if (credit_->ping_due(0)) ping_for_credit(con);
+    if (again && credit_->exhausted() && credit_->lost_patience(steady_ns())) {
       if (auto host = host_.lock()) {
         host->log(log_level::debug, "session " + std::to_string(session) +
                                         ": no pong to a pacing ping in time; writing unpaced");

@@ -84,12 +84,6 @@ char* thread_write_buffer() {
   return buffer.get();
 }
 
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string remote_of(const tcp::socket& socket) {
   std::error_code ec;
   const auto at = socket.remote_endpoint(ec);
@@ -416,12 +410,8 @@ class connection final : public link,
       }
       if (!flush()) break;  // the socket is full: wait_writable() calls back here
       if (pump_again_ && paced_out()) {
-        // The reader has a window's worth unread: its pong pumps again (on_pong). A ping must
-        // follow the last byte written, or no pong would come.
-        if (!pacing_->credit.pinged_behind(unsent_) && state_ == state::open) {
-          queue_control(ws::ping, pacing_->credit.ping_payload(unsent_, steady_ns()));
-          if (!flush()) break;
-        }
+        // The reader has a window's worth unread: the pong to the ping behind it (queued by
+        // ping_behind_pump(), since the window is used up) pumps again (on_pong).
         await_pong();
         break;
       }
@@ -466,9 +456,14 @@ class connection final : public link,
 
   bool paced_out() const { return pacing_ && pacing_->credit.exhausted(); }
 
-  // A ping behind the frames queued, when read_credit wants one.
+  // A ping behind the frames queued, when read_credit wants one (always once the window is used
+  // up: no pong would come otherwise).
   void ping_behind_pump() {
     if (!pacing_ || state_ != state::open || !pacing_->credit.ping_due(unsent_)) return;
+    queue_credit_ping();
+  }
+
+  void queue_credit_ping() {
     queue_control(ws::ping, pacing_->credit.ping_payload(unsent_, steady_ns()));
   }
 
@@ -889,7 +884,7 @@ class connection final : public link,
     // A reader being paced may answer only the latest ping (RFC 6455 §5.5.3): this one then
     // carries the pacing payload too.
     if (pacing_ && pacing_->credit.active()) {
-      queue_control(ws::ping, pacing_->credit.ping_payload(unsent_, steady_ns()));
+      queue_credit_ping();
     } else {
       queue_control(ws::ping, {});
     }

@@ -39,15 +39,11 @@ class log_capture {
   // Waits until a line contains `needle`; false if none did within `timeout`.
   bool wait_for(std::string_view needle, std::chrono::milliseconds timeout) const {
     std::unique_lock<std::mutex> lock(mu_);
-    return added_.wait_for(lock, timeout, [&] {
-      return std::any_of(lines_.begin(), lines_.end(),
-                         [&](const std::string& l) { return l.find(needle) != std::string::npos; });
-    });
+    return added_.wait_for(lock, timeout, [&] { return contains(needle); });
   }
   bool any_contains(std::string_view needle) const {
     std::lock_guard<std::mutex> lock(mu_);
-    return std::any_of(lines_.begin(), lines_.end(),
-                       [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+    return contains(needle);
   }
   std::size_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -55,6 +51,12 @@ class log_capture {
   }
 
  private:
+  // With mu_ held.
+  bool contains(std::string_view needle) const {
+    return std::any_of(lines_.begin(), lines_.end(),
+                       [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+  }
+
   mutable std::mutex mu_;
   mutable std::condition_variable added_;
   std::vector<std::string> lines_;
