@@ -296,11 +296,18 @@ TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's fra
   probe.slow->auto_pong(false);
   probe.flood(4000);
   probe.settle();
+  // The reader reads until the connection has given up pacing it: its socket refuses bytes only
+  // while the reader lags, and only then does pacing begin (and, with no pong, end a second
+  // later). Waiting without reading would wait for nothing when the socket was not yet full.
+  const auto deadline = std::chrono::steady_clock::now() + 10000ms;
+  while (!logs.wait_for("no pong to a pacing ping in time", 10ms)) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    (void)probe.slow->next_of_type("bulk", 10ms);
+  }
   // The first episode may write a window's worth before the socket is first refused; from then
   // on the connection is known to be behind.
   probe.send_critical(1);
   probe.read_to_critical(1);
-  REQUIRE(logs.wait_for("no pong to a pacing ping in time", 10000ms));
   std::size_t most = 0;
   std::size_t reader_held = 0;
   for (int n = 2; n <= 5; ++n) {
