@@ -5,7 +5,8 @@
 // counts the frames as they arrive. Time runs from the first send_to_room to the last frame at
 // the last reader. The two transports alternate, REPS times each, each repetition with a new
 // server and new clients on 127.0.0.1.
-//   roomwire_bench_burst [--count 4000] [--bytes 1024] [--readers 1] [--reps 5]
+//   roomwire_bench_burst [--count 4000] [--bytes 1024] [--readers 1] [--reps 5] [--pace-readers]
+// (--pace-readers: server_options::pace_readers, what it costs a burst.)
 // Needs the openssl command (a self-signed certificate is made in a temporary directory). Wall
 // time, so run it on an otherwise idle machine.
 
@@ -41,8 +42,8 @@ long parse(const char* flag, const char* value) {
 
 // Milliseconds from the first push to the last frame at the last reader, or a negative number
 // when something failed (said on standard error).
-double one_burst(const std::filesystem::path& certs, bool tls, long count, long bytes,
-                 long readers) {
+double one_burst(const std::filesystem::path& certs, bool tls, long count, long bytes, long readers,
+                 bool pace_readers) {
   roomwire::server_options o;
   o.host = "127.0.0.1";
   o.port = 0;
@@ -50,6 +51,7 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
   o.min_log_level = roomwire::log_level::warning;
   o.hub.queue_soft_bytes = 1u << 30;  // the whole burst waits in the hub's queue: nothing shed
   o.hub.queue_hard_bytes = 1u << 30;
+  o.pace_readers = pace_readers;
   if (tls) {
     o.tls = roomwire::tls_options{(certs / "cert.pem").string(), (certs / "key.pem").string()};
   }
@@ -113,8 +115,11 @@ double one_burst(const std::filesystem::path& certs, bool tls, long count, long 
 
 int main(int argc, char** argv) {
   long count = 4000, bytes = 1024, readers = 1, reps = 5;
+  bool pace_readers = false;
   for (int i = 1; i < argc; ++i) {
-    if (i + 1 < argc && std::strcmp(argv[i], "--count") == 0) {
+    if (std::strcmp(argv[i], "--pace-readers") == 0) {
+      pace_readers = true;
+    } else if (i + 1 < argc && std::strcmp(argv[i], "--count") == 0) {
       count = parse(argv[i], argv[i + 1]);
       ++i;
     } else if (i + 1 < argc && std::strcmp(argv[i], "--bytes") == 0) {
@@ -132,8 +137,9 @@ int main(int argc, char** argv) {
       reps = parse(argv[i], argv[i + 1]);
       ++i;
     } else {
-      std::fprintf(
-          stderr, "usage: roomwire_bench_burst [--count N] [--bytes N] [--readers N] [--reps N]\n");
+      std::fprintf(stderr,
+                   "usage: roomwire_bench_burst [--count N] [--bytes N] [--readers N] [--reps N] "
+                   "[--pace-readers]\n");
       return 2;
     }
   }
@@ -156,7 +162,7 @@ int main(int argc, char** argv) {
   for (long r = 0; r < reps; ++r) {
     for (int k = 0; k < 2; ++k) {
       const bool tls = ((r + k) % 2) == 1;  // ws, wss; then wss, ws; ...
-      const double t = one_burst(certs, tls, count, bytes, readers);
+      const double t = one_burst(certs, tls, count, bytes, readers, pace_readers);
       if (t < 0) {
         std::filesystem::remove_all(certs);
         return 1;
@@ -168,8 +174,8 @@ int main(int argc, char** argv) {
 
   const double megabytes =
       static_cast<double>(count) * static_cast<double>(bytes) * static_cast<double>(readers) / 1e6;
-  std::printf("# %ld messages of %ld bytes to %ld reader(s), %ld repetitions each, alternating\n",
-              count, bytes, readers, reps);
+  std::printf("# %ld messages of %ld bytes to %ld reader(s), %ld repetitions each, alternating%s\n",
+              count, bytes, readers, reps, pace_readers ? ", readers paced" : "");
   for (int k = 0; k < 2; ++k) {
     std::vector<double>& v = ms[k];
     std::sort(v.begin(), v.end());

@@ -78,4 +78,13 @@ inline bool kernel_unsent_at_limit(int fd) noexcept {
          static_cast<std::size_t>(unsent) >= unsent_bytes_limit;
 }
 
+// The kernel's smoothed round-trip time of `fd` in nanoseconds, 0 when it has none. Read once,
+// when a connection first probes its reader (read_credit::seed_round_trip()).
+inline std::int64_t kernel_round_trip_ns(int fd) noexcept {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return 0;
+  return static_cast<std::int64_t>(info.tcpi_rtt) * 1000;
+}
+
 }  // namespace roomwire::transport

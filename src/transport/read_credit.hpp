@@ -24,8 +24,13 @@
 // window is min_window until the first pong (the reader drains what it had queued meanwhile),
 // and then what it had learned.
 //
-// What remains is the start of each episode: until the socket refuses bytes, nothing says the
-// reader is slow, and its receive buffer fills first (docs/benchmarks.md, priority).
+// The start of an episode needs more. Until the socket refuses bytes, nothing says the reader is
+// slow, and by then its receive buffer is full: 128 KB, 65 ms of a flood on loopback
+// (docs/benchmarks.md, priority). So a connection that is handed small frames fast (stream_rate:
+// 16 KiB within 16 ms) puts a probe, a ping of the same kind, behind them, one at a time. A probe
+// whose pong waited behind unread bytes for more than probe_wait_ns (above the shortest round
+// trip, seeded with the kernel's estimate) starts pacing as a refused write does: a flooded reader
+// is found some 10 ms in, with about 16 KiB unread.
 //
 // A connection whose frames are large (on average large_frame_bytes or more) is not paced: a
 // priority-0 frame cannot overtake a frame already begun anyway, and a pong per frame cost 30-45%
@@ -77,6 +82,10 @@ class read_credit {
   static constexpr std::int64_t patience_ns = 1'000'000'000;
   // Frames this large on average are not paced (above).
   static constexpr std::size_t large_frame_bytes = 4 * 1024;
+  // How long a probe may wait behind unread bytes before pacing starts: looser than
+  // target_wait_ns, since a reader that reads fast but is scheduled late must not be taken for a
+  // slow one by one probe (one that stays behind makes every probe wait longer).
+  static constexpr std::int64_t probe_wait_ns = 2'000'000;
 
   // The connection's socket refused bytes at `now_ns`: the reader is behind. Pace from now on,
   // starting at min_window, until a pong shows it has read everything (caught_up()).
@@ -111,9 +120,22 @@ class read_credit {
   }
   bool exhausted() const noexcept { return room(1) == 0; }
 
+  // The connection was handed small frames fast (stream_rate): put a probe behind them, unless
+  // one is still unanswered.
+  void probe() noexcept { probe_wanted_ = true; }
+  // The round trip the kernel has measured for the connection, if any: a probe that took much
+  // longer waited behind unread bytes, even the first one.
+  void seed_round_trip(std::int64_t ns) noexcept {
+    if (ns > 0) min_rtt_ns_ = std::min(min_rtt_ns_, ns);
+  }
+
   // Whether to put a ping behind the `queued` bytes not yet written: while pacing, once what was
-  // handed over since the last ping reaches a quarter of the window, or fills it.
+  // handed over since the last ping reaches a quarter of the window, or fills it; otherwise, a
+  // probe when one is wanted and none is unanswered.
   bool ping_due(std::size_t queued) const noexcept {
+    if (!active_) {
+      return probe_wanted_ && read_ >= pinged_at_ && mean_frame_bytes_ < large_frame_bytes;
+    }
     if (!paces() || pinged_behind(queued)) return false;
     const std::uint64_t end = written_ + queued;
     const std::uint64_t spacing = suspended_ ? max_window / 64 : window() / 4;
@@ -127,20 +149,33 @@ class read_credit {
   // The payload of a ping behind the `queued` bytes not yet written, queued at `now_ns`.
   std::string ping_payload(std::size_t queued, std::int64_t now_ns) {
     pinged_at_ = written_ + queued;
+    probe_wanted_ = false;
     std::string payload(payload_size, '\0');
     put(payload, 0, pinged_at_);
     put(payload, 8, static_cast<std::uint64_t>(now_ns));
     return payload;
   }
 
-  // A pong, at `now_ns`. True when it answers one of our pings and moves the reader on; false
-  // for a pong of another ping (a heartbeat's) or one that cannot be right (beyond what was
-  // written, from the future).
+  // A pong, at `now_ns`. True when the connection is pacing and it answers one of our pings and
+  // moves the reader on (a probe's pong that starts pacing included): the hub may hand over more.
+  // False for a pong of another ping (an empty heartbeat's), one that cannot be right (beyond what
+  // was written, from the future), or a probe's that found the reader keeping up.
   bool on_pong(std::string_view payload, std::int64_t now_ns) noexcept {
     if (payload.size() != payload_size) return false;
     const std::uint64_t at = get(payload, 0);
     const auto sent_ns = static_cast<std::int64_t>(get(payload, 8));
     if (at > pinged_at_ || at > written_ || at <= read_ || sent_ns > now_ns || sent_ns <= 0) {
+      return false;
+    }
+    if (!active_) {
+      read_ = at;
+      const std::int64_t rtt = std::max<std::int64_t>(1, now_ns - sent_ns);
+      const std::int64_t waited = rtt - std::min(min_rtt_ns_, rtt);
+      if (waited > std::max(probe_wait_ns, min_rtt_ns_ / 8)) {
+        start(now_ns);
+        return true;
+      }
+      min_rtt_ns_ = std::min(min_rtt_ns_, rtt);
       return false;
     }
     const bool window_in_use = written_ - read_ >= window() / 2;
@@ -206,8 +241,43 @@ class read_credit {
   std::uint64_t changed_at_ = 0;  // written_ when the window last changed
   std::size_t mean_frame_bytes_ = 0;
   bool active_ = false;
-  bool draining_ = false;   // fallen behind again, no pong yet: min_window
-  bool suspended_ = false;  // no pong came in patience_ns
+  bool draining_ = false;      // fallen behind again, no pong yet: min_window
+  bool suspended_ = false;     // no pong came in patience_ns
+  bool probe_wanted_ = false;  // probe(), and no ping since
 };
+
+// Whether a connection is handed small frames fast enough for its reader to fall far behind before
+// its socket refuses bytes: span_bytes of them within span_ms (1 MB/s). Such a connection probes
+// its reader (read_credit::probe()). Every connection of a server that paces has one: 8 bytes, and
+// the clock is read only as a span begins and ends. Frames of large_frame_bytes or more do not
+// count (they are not paced).
+class stream_rate {
+ public:
+  static constexpr std::uint32_t span_bytes = 16 * 1024;
+  static constexpr std::uint32_t span_ms = 16;
+
+  // A frame of `bytes` handed over; `now_ms()` reads a clock in milliseconds. True when it ends a
+  // span that was fast. A span begins with a frame and counts those after it.
+  template <class NowMs>
+  bool handed(std::size_t bytes, NowMs now_ms) {
+    if (bytes >= read_credit::large_frame_bytes) return false;
+    if (bytes_ == 0) {
+      began_ms_ = static_cast<std::uint32_t>(now_ms());
+      bytes_ = 1;
+      return false;
+    }
+    bytes_ += static_cast<std::uint32_t>(bytes);  // both under span_bytes + 4 KiB
+    if (bytes_ < span_bytes) return false;
+    bytes_ = 0;
+    return static_cast<std::uint32_t>(now_ms()) - began_ms_ < span_ms;
+  }
+
+ private:
+  std::uint32_t bytes_ = 0;  // in this span, from 1; 0 before a span begins
+  std::uint32_t began_ms_ = 0;
+};
+
+// The clock stream_rate reads.
+inline std::int64_t steady_ms() { return steady_ns() / 1'000'000; }
 
 }  // namespace roomwire::transport

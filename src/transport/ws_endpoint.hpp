@@ -210,7 +210,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     auto con = con_.lock();
     if (con && kernel_unsent_at_limit(con->get_raw_socket().native_handle())) {
       pressed_ = true;
-      start_pacing();
+      start_pacing(*con);
       wait_writable(*con);
       window_ = 0;
     } else if (pressed_) {
@@ -238,10 +238,13 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     auto prepared = f.prepared<message_type>(
         [](const std::string& text) { return make_prepared_text<message_type>(text); });
     std::shared_ptr<message_type> msg = std::const_pointer_cast<message_type>(prepared);
-    if (credit_) {
+    if (pace_readers_) {
       const std::size_t bytes = msg->get_header().size() + msg->get_payload().size();
-      credit_->handed(bytes);
-      credit_->wrote(bytes);
+      if (rate_.handed(bytes, steady_ms) && !closing_ && !ended_) credit(*con).probe();
+      if (credit_) {
+        credit_->handed(bytes);
+        credit_->wrote(bytes);
+      }
     }
     if (con->get_buffered_amount() + msg->get_payload().size() >= window_) {
       filled_ = true;
@@ -342,10 +345,18 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   // them: a ping it is handed after them is written after them. What websocketpp still holds is
   // unread too.
 
-  void start_pacing() {
+  // Allocated once the link is first behind or handed frames fast (a probe, in send()).
+  read_credit& credit(connection_type& con) {
+    if (!credit_) {
+      credit_ = std::make_unique<read_credit>();
+      credit_->seed_round_trip(kernel_round_trip_ns(con.get_raw_socket().native_handle()));
+    }
+    return *credit_;
+  }
+
+  void start_pacing(connection_type& con) {
     if (!pace_readers_ || closing_ || ended_) return;
-    if (!credit_) credit_ = std::make_unique<read_credit>();
-    credit_->start(steady_ns());
+    credit(con).start(steady_ns());
   }
 
   void ping_for_credit(connection_type& con) {
@@ -355,7 +366,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   }
 
   // After a pump: a ping behind what it handed over, when one is due (always once the window is
-  // used up: no pong would come otherwise). The repump timer keeps running while the pump has
+  // used up: no pong would come otherwise), or a probe. The repump timer keeps running while the pump has
   // more, so a reader that stopped answering is written to unpaced after read_credit::patience_ns.
   void pace(connection_type& con, bool again) {
     if (closing_ || ended_) return;
@@ -417,9 +428,9 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
             self->close_now(websocketpp::close::status::going_away, "pong timeout");
           });
     }
-    // A reader being paced may answer only the latest ping (RFC 6455 §5.5.3): this one then
-    // carries the pacing payload too.
-    if (credit_ && credit_->active()) {
+    // A reader being paced or probed may answer only the latest ping (RFC 6455 §5.5.3): this one
+    // then carries the pacing payload too.
+    if (credit_) {
       ping_for_credit(*con);
     } else {
       std::error_code ec;
@@ -457,7 +468,8 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   timer_ptr ping_timer_;
   timer_ptr pong_deadline_;
   timer_ptr repump_timer_;
-  std::unique_ptr<read_credit> credit_;  // once the link has been behind
+  stream_rate rate_;                     // with pacing on: how fast frames are handed over
+  std::unique_ptr<read_credit> credit_;  // once the link has been behind or fast
   bool more_ = false;                    // the last pump left frames in the hub
 };
 

@@ -175,7 +175,7 @@ class connection final : public link,
     shared_bytes bytes = f.prepared<std::string>([](const std::string& text) {
       return std::make_shared<const std::string>(ws::encode_frame(ws::text, text));
     });
-    if (pacing_) pacing_->credit.handed(bytes->size());
+    if (settings_.pace_readers) watch(bytes->size());
     queue(std::move(bytes));
   }
 
@@ -445,19 +445,35 @@ class connection final : public link,
     bool patience_armed = false;
   };
 
+  // Allocated once a connection is first behind or handed frames fast: one that never is pays
+  // nothing for it but rate_.
+  pacing& pacing_state() {
+    if (!pacing_) {
+      pacing_ = std::make_unique<pacing>(socket_.get_executor());
+      pacing_->credit.seed_round_trip(kernel_round_trip_ns(socket_.native_handle()));
+    }
+    return *pacing_;
+  }
+
   // The socket refused bytes: from now on the reader's pongs say how much it may have unread.
-  // Allocated once a connection first falls behind: one that never does pays nothing for it.
   void start_pacing() {
     if (!settings_.pace_readers || state_ != state::open) return;
-    if (!pacing_) pacing_ = std::make_unique<pacing>(socket_.get_executor());
-    pacing_->credit.start(steady_ns());
+    pacing_state().credit.start(steady_ns());
     ping_behind_pump();  // the first pong says when the reader has read what it holds now
+  }
+
+  // A frame of `bytes` handed over, with pacing on: a connection handed small frames fast probes
+  // its reader, which may be behind long before its socket refuses bytes (ping_behind_pump()
+  // queues the probe).
+  void watch(std::size_t bytes) {
+    if (pacing_) pacing_->credit.handed(bytes);
+    if (rate_.handed(bytes, steady_ms) && state_ == state::open) pacing_state().credit.probe();
   }
 
   bool paced_out() const { return pacing_ && pacing_->credit.exhausted(); }
 
   // A ping behind the frames queued, when read_credit wants one (always once the window is used
-  // up: no pong would come otherwise).
+  // up: no pong would come otherwise), or a probe.
   void ping_behind_pump() {
     if (!pacing_ || state_ != state::open || !pacing_->credit.ping_due(unsent_)) return;
     queue_credit_ping();
@@ -881,9 +897,9 @@ class connection final : public link,
         c.close_now(ws::close_going_away, "pong timeout");
       });
     }
-    // A reader being paced may answer only the latest ping (RFC 6455 §5.5.3): this one then
-    // carries the pacing payload too.
-    if (pacing_ && pacing_->credit.active()) {
+    // A reader being paced or probed may answer only the latest ping (RFC 6455 §5.5.3): this one
+    // then carries the pacing payload too.
+    if (pacing_) {
       queue_credit_ping();
     } else {
       queue_control(ws::ping, {});
@@ -925,7 +941,8 @@ class connection final : public link,
   bool peer_closed_ = false;
   bool half_close_after_flush_ = false;
   bool awaiting_pong_ = false;
-  std::unique_ptr<pacing> pacing_;  // once the connection has been behind
+  stream_rate rate_;                // with pacing on: how fast frames are handed over
+  std::unique_ptr<pacing> pacing_;  // once the connection has been behind or fast
 };
 
 class plain_endpoint final : public endpoint, public std::enable_shared_from_this<plain_endpoint> {

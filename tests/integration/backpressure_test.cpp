@@ -6,6 +6,7 @@
 
 #include <future>
 #include <memory>
+#include <thread>
 
 #include "test_server.hpp"
 
@@ -240,11 +241,12 @@ TEST_CASE("back-pressure: a critical message waits behind a few KiB, not a socke
 }
 
 TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead of a critical") {
-  // With server_options::pace_readers, a connection that is behind paces its reader by the pongs to pings it puts behind its frames
-  // (read_credit.hpp): what a critical message finds ahead of it, the reader's own receive buffer
-  // included, is about the smallest window (2 KiB) and a frame, not the 71-128 KB this 64 KiB
-  // reader's buffer holds unpaced (the next test). A priority-0 message waits behind what the
-  // reader has not read, so this is what bounds its latency.
+  // With server_options::pace_readers, a connection that is behind paces its reader by the pongs to
+  // pings it puts behind its frames (read_credit.hpp): what a critical message finds ahead of it,
+  // the reader's own receive buffer included, is about the smallest window (2 KiB) and a frame, not
+  // the 71-128 KB this 64 KiB reader's buffer holds unpaced ("the kernel holds a few KiB" below).
+  // A priority-0 message waits behind what the reader has not read, so this is what bounds its
+  // latency.
   const bool tls = GENERATE(false, true);
   INFO((tls ? "over wss://" : "over ws://"));
   temp_dir certs;
@@ -270,6 +272,42 @@ TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead
   CHECK(s.server.metrics().messages_dropped == 0);
 }
 
+TEST_CASE("back-pressure: a reader that falls behind is paced before its socket refuses bytes") {
+  // This reader's receive buffer (4 MiB asked, 8 MB given) takes the whole flood: its socket never
+  // refuses bytes, so only a probe can tell the server that the reader is behind. The flood comes
+  // at up to 8 MB/s; the reader reads about 2 MB/s. A connection handed small frames that fast
+  // puts a ping behind them now and then (read_credit.hpp), and one whose pong waited is paced:
+  // the rest of the flood waits in the hub's queue, which a critical message overtakes. Unpaced,
+  // the flood's first 2,400 frames or so are in the reader's buffer within 400 ms, and a critical
+  // message sent once the reader has read 600 finds the rest ahead of it: about 1.9 MB.
+  const bool tls = GENERATE(false, true);
+  INFO((tls ? "over wss://" : "over ws://"));
+  temp_dir certs;
+  auto o = with_queue_limits(64u << 20, 64u << 20, tls, certs);
+  o.pace_readers = true;
+  running_server s(o);
+  s.start();
+  critical_probe probe(s, 4 << 20);
+  // The sleeps shape the load (8 frames a millisecond at most, 2 read); nothing waits on them.
+  auto flood = std::async(std::launch::async, [&s] {
+    for (int i = 0; i < 3000; ++i) {
+      s.server.send_to_room("firehose", make_bulk(i, 1024, roomwire::protocol::priority::normal));
+      if (i % 8 == 7) std::this_thread::sleep_for(1ms);
+    }
+  });
+  for (int read = 0; read < 600; ++read) {
+    REQUIRE(probe.slow->next_of_type("bulk", 20000ms));
+    if (read % 2 == 1) std::this_thread::sleep_for(1ms);
+  }
+  probe.send_critical(1);
+  const std::size_t ahead = probe.read_to_critical(1);
+  flood.get();
+  UNSCOPED_INFO("bytes ahead of a critical message, the reader's included: " << ahead);
+  CHECK(ahead < 64 * 1024 + tls_slack(tls));
+  CHECK(probe.slow->pings_seen() > 0);
+  CHECK(s.server.metrics().messages_dropped == 0);
+}
+
 TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's frames") {
   // TCP_NOTSENT_LOWAT refuses a write only when it needs a new segment, so a write that fits in
   // the last unsent one goes in. Unchecked, a backed-up socket's last segment grows to its full
@@ -282,7 +320,7 @@ TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's fra
   // server's: that can only make the check harder to pass.
   //
   // The server paces readers (server_options::pace_readers), but this reader answers no pings,
-  // so the connection stops pacing it (the test before) once read_credit::patience_ns has passed
+  // so the connection stops pacing it (the tests before) once read_credit::patience_ns has passed
   // without a pong, and writes to it as it would to any reader that is behind; the log says when.
   const bool tls = GENERATE(false, true);
   INFO((tls ? "over wss://" : "over ws://"));

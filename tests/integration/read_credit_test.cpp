@@ -9,6 +9,7 @@
 #include "transport/read_credit.hpp"
 
 using roomwire::transport::read_credit;
+using roomwire::transport::stream_rate;
 
 namespace {
 
@@ -195,4 +196,85 @@ TEST_CASE("read credit: a connection of large frames is not paced") {
   for (int i = 0; i < 40; ++i) c.handed(200);
   CHECK(c.exhausted());
   CHECK(c.ping_due(0));
+}
+
+TEST_CASE("read credit: a probe whose pong waited behind unread bytes starts pacing") {
+  read_credit c;
+  c.seed_round_trip(ms / 20);  // the kernel's: 50 us
+  std::int64_t now = 1000 * ms;
+  CHECK_FALSE(c.ping_due(0));  // no probe wanted
+  c.wrote(16 * 1024);
+  c.probe();
+  REQUIRE(c.ping_due(0));
+  const std::string first = c.ping_payload(0, now);
+  c.probe();
+  CHECK_FALSE(c.ping_due(0));  // one probe at a time
+  c.wrote(read_credit::ping_frame_bytes + 16 * 1024);
+  // Back in 1.5 ms: a reader scheduled late, not one that is behind.
+  now += 3 * ms / 2;
+  CHECK_FALSE(c.on_pong(first, now));
+  CHECK_FALSE(c.active());
+  CHECK(c.room(cap) == cap);
+  // The next probe waits 5 ms: pacing starts, at min_window until the reader has drained.
+  REQUIRE(c.ping_due(0));
+  const std::string second = c.ping_payload(0, now);
+  c.wrote(read_credit::ping_frame_bytes + 16 * 1024);
+  now += 5 * ms;
+  REQUIRE(c.on_pong(second, now));
+  CHECK(c.active());
+  CHECK(c.window() == read_credit::min_window);
+  CHECK(c.unread() == read_credit::ping_frame_bytes + 16 * 1024);  // the probe, and what followed
+  CHECK(c.exhausted());
+  CHECK(c.ping_due(0));
+}
+
+TEST_CASE("read credit: without the kernel's round trip, the first probe is the baseline") {
+  read_credit c;
+  std::int64_t now = 1000 * ms;
+  c.wrote(16 * 1024);
+  c.probe();
+  std::string ping = c.ping_payload(0, now);
+  now += 4 * ms;
+  CHECK_FALSE(c.on_pong(ping, now));  // nothing to compare it with
+  c.wrote(read_credit::ping_frame_bytes + 16 * 1024);
+  c.probe();
+  ping = c.ping_payload(0, now);
+  now += 5 * ms;
+  CHECK_FALSE(c.on_pong(ping, now));  // 1 ms more than the first: within probe_wait_ns
+  c.wrote(read_credit::ping_frame_bytes + 16 * 1024);
+  c.probe();
+  ping = c.ping_payload(0, now);
+  now += 7 * ms;
+  CHECK(c.on_pong(ping, now));  // 3 ms more
+  CHECK(c.active());
+}
+
+TEST_CASE("read credit: a connection of large frames is not probed") {
+  read_credit c;
+  for (int i = 0; i < 4; ++i) c.handed(65000);
+  c.probe();
+  CHECK_FALSE(c.ping_due(0));
+}
+
+TEST_CASE("stream rate: 16 KiB of small frames within 16 ms is fast") {
+  std::int64_t clock = 5000;
+  int reads = 0;
+  auto now_ms = [&] {
+    ++reads;
+    return clock;
+  };
+  stream_rate r;
+  // 1 KiB every ms: a span (the frame that begins it, then 16 KiB) takes 16 ms: not fast.
+  bool fast = false;
+  for (int i = 0; i < 17; ++i, ++clock) fast = r.handed(1024, now_ms) || fast;
+  CHECK_FALSE(fast);
+  CHECK(reads == 2);  // the clock is read as a span begins and as it ends, not per frame
+  // 1 KiB every half ms: 8 ms. The frame that ends the span says so.
+  for (int i = 0; i < 16; ++i) {
+    CHECK_FALSE(r.handed(1024, now_ms));
+    if (i % 2 == 1) ++clock;
+  }
+  CHECK(r.handed(1024, now_ms));
+  // Large frames count for nothing, however fast.
+  for (int i = 0; i < 100; ++i) CHECK_FALSE(r.handed(read_credit::large_frame_bytes, now_ms));
 }
