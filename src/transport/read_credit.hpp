@@ -26,11 +26,16 @@
 //
 // The start of an episode needs more. Until the socket refuses bytes, nothing says the reader is
 // slow, and by then its receive buffer is full: 128 KB, 65 ms of a flood on loopback
-// (docs/benchmarks.md, priority). So a connection that is handed small frames fast (stream_rate:
+// (docs/benchmarks.md, priority). So a connection that is handed small frames fast (stream_watch:
 // 16 KiB within 16 ms) puts a probe, a ping of the same kind, behind them, one at a time. A probe
 // whose pong waited behind unread bytes for more than probe_wait_ns (above the shortest round
 // trip, seeded with the kernel's estimate) starts pacing as a refused write does: a flooded reader
 // is found some 10 ms in, with about 16 KiB unread.
+//
+// Only a connection that has been handed frames of more than one priority is paced or probed
+// (stream_watch::mixed()): with one priority there is nothing to reorder, and pacing would only
+// cost. A fan-out of chat messages to readers that keep up only on average lost two thirds of
+// its capacity to probes before this rule (docs/benchmarks.md).
 //
 // A connection whose frames are large (on average large_frame_bytes or more) is not paced: a
 // priority-0 frame cannot overtake a frame already begun anyway, and a pong per frame cost 30-45%
@@ -120,7 +125,7 @@ class read_credit {
   }
   bool exhausted() const noexcept { return room(1) == 0; }
 
-  // The connection was handed small frames fast (stream_rate): put a probe behind them, unless
+  // The connection was handed small frames fast (stream_watch): put a probe behind them, unless
   // one is still unanswered.
   void probe() noexcept { probe_wanted_ = true; }
   // The round trip the kernel has measured for the connection, if any: a probe that took much
@@ -246,38 +251,47 @@ class read_credit {
   bool probe_wanted_ = false;  // probe(), and no ping since
 };
 
-// Whether a connection is handed small frames fast enough for its reader to fall far behind before
-// its socket refuses bytes: span_bytes of them within span_ms (1 MB/s). Such a connection probes
-// its reader (read_credit::probe()). Every connection of a server that paces has one: 8 bytes, and
-// the clock is read only as a span begins and ends. Frames of large_frame_bytes or more do not
-// count (they are not paced).
-class stream_rate {
+// What a connection is handed, for pacing: of how many priorities, and how fast. Pacing lets a
+// higher priority overtake what waits behind it, so a connection that has only ever been handed
+// one priority (a fan-out of chat messages, a history replay) gains nothing from it and is not
+// paced (mixed()). One that has been handed several is probed (read_credit::probe()) when its
+// small frames come fast enough for its reader to fall far behind before its socket refuses
+// bytes: span_bytes of them within span_ms (1 MB/s). Every connection of a server that paces has
+// one: 8 bytes, and the clock is read only as a span begins and ends. Frames of
+// large_frame_bytes or more do not count toward a span (they are not paced).
+class stream_watch {
  public:
   static constexpr std::uint32_t span_bytes = 16 * 1024;
   static constexpr std::uint32_t span_ms = 16;
 
-  // A frame of `bytes` handed over; `now_ms()` reads a clock in milliseconds. True when it ends a
-  // span that was fast. A span begins with a frame and counts those after it.
+  // A frame of `bytes` and priority `priority` (0-4) handed over; `now_ms()` reads a clock in
+  // milliseconds. True when it ends a fast span of a connection that is mixed(). A span begins
+  // with a frame and counts those after it.
   template <class NowMs>
-  bool handed(std::size_t bytes, NowMs now_ms) {
+  bool handed(std::size_t bytes, unsigned priority, NowMs now_ms) {
+    priorities_ |= static_cast<std::uint8_t>(1u << (priority & 7u));
     if (bytes >= read_credit::large_frame_bytes) return false;
     if (bytes_ == 0) {
       began_ms_ = static_cast<std::uint32_t>(now_ms());
       bytes_ = 1;
       return false;
     }
-    bytes_ += static_cast<std::uint32_t>(bytes);  // both under span_bytes + 4 KiB
+    bytes_ = static_cast<std::uint16_t>(bytes_ + bytes);  // both under span_bytes + 4 KiB
     if (bytes_ < span_bytes) return false;
     bytes_ = 0;
-    return static_cast<std::uint32_t>(now_ms()) - began_ms_ < span_ms;
+    return static_cast<std::uint32_t>(now_ms()) - began_ms_ < span_ms && mixed();
   }
 
+  // Whether the connection has been handed frames of more than one priority.
+  bool mixed() const noexcept { return (priorities_ & (priorities_ - 1)) != 0; }
+
  private:
-  std::uint32_t bytes_ = 0;  // in this span, from 1; 0 before a span begins
   std::uint32_t began_ms_ = 0;
+  std::uint16_t bytes_ = 0;      // in this span, from 1; 0 before a span begins
+  std::uint8_t priorities_ = 0;  // a bit for each priority handed
 };
 
-// The clock stream_rate reads.
+// The clock stream_watch reads.
 inline std::int64_t steady_ms() { return steady_ns() / 1'000'000; }
 
 }  // namespace roomwire::transport

@@ -240,7 +240,10 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     std::shared_ptr<message_type> msg = std::const_pointer_cast<message_type>(prepared);
     if (pace_readers_) {
       const std::size_t bytes = msg->get_header().size() + msg->get_payload().size();
-      if (rate_.handed(bytes, steady_ms) && !closing_ && !ended_) credit(*con).probe();
+      if (watch_.handed(bytes, static_cast<unsigned>(f.priority), steady_ms) && !closing_ &&
+          !ended_) {
+        credit(*con).probe();
+      }
       if (credit_) {
         credit_->handed(bytes);
         credit_->wrote(bytes);
@@ -355,7 +358,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   }
 
   void start_pacing(connection_type& con) {
-    if (!pace_readers_ || closing_ || ended_) return;
+    if (!pace_readers_ || closing_ || ended_ || !watch_.mixed()) return;
     credit(con).start(steady_ns());
   }
 
@@ -366,8 +369,9 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   }
 
   // After a pump: a ping behind what it handed over, when one is due (always once the window is
-  // used up: no pong would come otherwise), or a probe. The repump timer keeps running while the pump has
-  // more, so a reader that stopped answering is written to unpaced after read_credit::patience_ns.
+  // used up: no pong would come otherwise), or a probe. The repump timer keeps running while the
+  // pump has more, so a reader that stopped answering is written to unpaced after
+  // read_credit::patience_ns.
   void pace(connection_type& con, bool again) {
     if (closing_ || ended_) return;
     if (credit_->ping_due(0)) ping_for_credit(con);
@@ -468,7 +472,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   timer_ptr ping_timer_;
   timer_ptr pong_deadline_;
   timer_ptr repump_timer_;
-  stream_rate rate_;                     // with pacing on: how fast frames are handed over
+  stream_watch watch_;                   // with pacing on: what the link is handed
   std::unique_ptr<read_credit> credit_;  // once the link has been behind or fast
   bool more_ = false;                    // the last pump left frames in the hub
 };

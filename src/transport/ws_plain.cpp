@@ -175,7 +175,7 @@ class connection final : public link,
     shared_bytes bytes = f.prepared<std::string>([](const std::string& text) {
       return std::make_shared<const std::string>(ws::encode_frame(ws::text, text));
     });
-    if (settings_.pace_readers) watch(bytes->size());
+    if (settings_.pace_readers) watch(bytes->size(), f.priority);
     queue(std::move(bytes));
   }
 
@@ -455,19 +455,21 @@ class connection final : public link,
     return *pacing_;
   }
 
-  // The socket refused bytes: from now on the reader's pongs say how much it may have unread.
+  // The socket refused bytes: from now on the reader's pongs say how much it may have unread (if
+  // the connection carries more than one priority: read_credit.hpp).
   void start_pacing() {
-    if (!settings_.pace_readers || state_ != state::open) return;
+    if (!settings_.pace_readers || state_ != state::open || !watch_.mixed()) return;
     pacing_state().credit.start(steady_ns());
     ping_behind_pump();  // the first pong says when the reader has read what it holds now
   }
 
-  // A frame of `bytes` handed over, with pacing on: a connection handed small frames fast probes
-  // its reader, which may be behind long before its socket refuses bytes (ping_behind_pump()
-  // queues the probe).
-  void watch(std::size_t bytes) {
+  // A frame of `bytes` handed over, with pacing on: a connection handed small frames of several
+  // priorities fast probes its reader, which may be behind long before its socket refuses bytes
+  // (ping_behind_pump() queues the probe).
+  void watch(std::size_t bytes, protocol::priority priority) {
     if (pacing_) pacing_->credit.handed(bytes);
-    if (rate_.handed(bytes, steady_ms) && state_ == state::open) pacing_state().credit.probe();
+    const bool fast = watch_.handed(bytes, static_cast<unsigned>(priority), steady_ms);
+    if (fast && state_ == state::open) pacing_state().credit.probe();
   }
 
   bool paced_out() const { return pacing_ && pacing_->credit.exhausted(); }
@@ -941,7 +943,7 @@ class connection final : public link,
   bool peer_closed_ = false;
   bool half_close_after_flush_ = false;
   bool awaiting_pong_ = false;
-  stream_rate rate_;                // with pacing on: how fast frames are handed over
+  stream_watch watch_;              // with pacing on: what the connection is handed
   std::unique_ptr<pacing> pacing_;  // once the connection has been behind or fast
 };
 

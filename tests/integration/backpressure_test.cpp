@@ -93,6 +93,12 @@ struct critical_probe {
   void send_critical(int n) {
     s.server.send_to_room("firehose", make_bulk(-n, 10, roomwire::protocol::priority::critical));
   }
+  // A critical message (n = -1000), read at once: the slow member has now been sent two
+  // priorities, which a server asks for before it paces a connection (read_credit.hpp).
+  void mix_priorities() {
+    send_critical(1000);
+    REQUIRE(read_to_critical(1000) == 0);
+  }
   // Reads up to the critical message n; the bytes of the frames before it (server frames are
   // unmasked: a 2-byte header, 4 from 126 bytes of payload on).
   std::size_t read_to_critical(int n) {
@@ -255,6 +261,7 @@ TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead
   running_server s(o);
   s.start();
   critical_probe probe(s, 64 * 1024);
+  probe.mix_priorities();
   probe.flood(4000);
   probe.settle();
   // The first one finds what reached the reader before its socket was first full.
@@ -275,19 +282,22 @@ TEST_CASE("back-pressure: a reader that answers pings has a few KiB unread ahead
 TEST_CASE("back-pressure: a reader that falls behind is paced before its socket refuses bytes") {
   // This reader's receive buffer (4 MiB asked, 8 MB given) takes the whole flood: its socket never
   // refuses bytes, so only a probe can tell the server that the reader is behind. The flood comes
-  // at up to 8 MB/s; the reader reads about 2 MB/s. A connection handed small frames that fast
-  // puts a ping behind them now and then (read_credit.hpp), and one whose pong waited is paced:
-  // the rest of the flood waits in the hub's queue, which a critical message overtakes. Unpaced,
-  // the flood's first 2,400 frames or so are in the reader's buffer within 400 ms, and a critical
-  // message sent once the reader has read 600 finds the rest ahead of it: about 1.9 MB.
+  // at up to 8 MB/s; the reader reads about 2 MB/s. A connection handed small frames of more than
+  // one priority that fast puts a ping behind them now and then (read_credit.hpp), and one whose
+  // pong waited is paced: the rest of the flood waits in the hub's queue, which a critical message
+  // overtakes. Unpaced, the flood's first 2,400 frames or so are in the reader's buffer within
+  // 400 ms, and a critical message sent once the reader has read 600 finds the rest ahead of it:
+  // 2.17 MB with the probe disabled. A connection sent one priority only is never probed.
   const bool tls = GENERATE(false, true);
-  INFO((tls ? "over wss://" : "over ws://"));
+  const bool mixed = GENERATE(true, false);
+  INFO((tls ? "over wss://" : "over ws://") << (mixed ? ", two priorities" : ", one priority"));
   temp_dir certs;
   auto o = with_queue_limits(64u << 20, 64u << 20, tls, certs);
   o.pace_readers = true;
   running_server s(o);
   s.start();
   critical_probe probe(s, 4 << 20);
+  if (mixed) probe.mix_priorities();
   // The sleeps shape the load (8 frames a millisecond at most, 2 read); nothing waits on them.
   auto flood = std::async(std::launch::async, [&s] {
     for (int i = 0; i < 3000; ++i) {
@@ -298,6 +308,11 @@ TEST_CASE("back-pressure: a reader that falls behind is paced before its socket 
   for (int read = 0; read < 600; ++read) {
     REQUIRE(probe.slow->next_of_type("bulk", 20000ms));
     if (read % 2 == 1) std::this_thread::sleep_for(1ms);
+  }
+  if (!mixed) {
+    CHECK(probe.slow->pings_seen() == 0);
+    flood.get();
+    return;
   }
   probe.send_critical(1);
   const std::size_t ahead = probe.read_to_critical(1);
@@ -331,6 +346,7 @@ TEST_CASE("back-pressure: the kernel holds a few KiB of a backed-up socket's fra
   running_server s(o);
   s.start();
   critical_probe probe(s, 64 * 1024);
+  probe.mix_priorities();
   probe.slow->auto_pong(false);
   probe.flood(4000);
   probe.settle();

@@ -9,7 +9,7 @@
 #include "transport/read_credit.hpp"
 
 using roomwire::transport::read_credit;
-using roomwire::transport::stream_rate;
+using roomwire::transport::stream_watch;
 
 namespace {
 
@@ -256,25 +256,40 @@ TEST_CASE("read credit: a connection of large frames is not probed") {
   CHECK_FALSE(c.ping_due(0));
 }
 
-TEST_CASE("stream rate: 16 KiB of small frames within 16 ms is fast") {
+TEST_CASE("stream watch: 16 KiB of small frames within 16 ms, of two priorities, is probed") {
   std::int64_t clock = 5000;
   int reads = 0;
   auto now_ms = [&] {
     ++reads;
     return clock;
   };
-  stream_rate r;
-  // 1 KiB every ms: a span (the frame that begins it, then 16 KiB) takes 16 ms: not fast.
-  bool fast = false;
-  for (int i = 0; i < 17; ++i, ++clock) fast = r.handed(1024, now_ms) || fast;
+  stream_watch w;
+  // A critical message (two priorities from now on), then 1 KiB every ms: the span (the frame
+  // that begins it, then 16 KiB) takes 16 ms: not fast.
+  bool fast = w.handed(100, 0, now_ms);
+  for (int i = 0; i < 16; ++i) {
+    ++clock;
+    fast = w.handed(1024, 4, now_ms) || fast;
+  }
   CHECK_FALSE(fast);
+  CHECK(w.mixed());
   CHECK(reads == 2);  // the clock is read as a span begins and as it ends, not per frame
   // 1 KiB every half ms: 8 ms. The frame that ends the span says so.
   for (int i = 0; i < 16; ++i) {
-    CHECK_FALSE(r.handed(1024, now_ms));
+    CHECK_FALSE(w.handed(1024, 4, now_ms));
     if (i % 2 == 1) ++clock;
   }
-  CHECK(r.handed(1024, now_ms));
+  CHECK(w.handed(1024, 4, now_ms));
   // Large frames count for nothing, however fast.
-  for (int i = 0; i < 100; ++i) CHECK_FALSE(r.handed(read_credit::large_frame_bytes, now_ms));
+  for (int i = 0; i < 100; ++i) CHECK_FALSE(w.handed(read_credit::large_frame_bytes, 4, now_ms));
+}
+
+TEST_CASE("stream watch: frames of one priority are never probed, however fast") {
+  std::int64_t clock = 5000;
+  auto now_ms = [&] { return clock; };
+  stream_watch w;
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(w.handed(1024, 2, now_ms));
+  CHECK_FALSE(w.mixed());
+  w.handed(1024, 3, now_ms);
+  CHECK(w.mixed());
 }
