@@ -576,6 +576,9 @@ class load_generator {
   // Those of probe_under_flood's probes scheduled from its second second on.
   const histogram& settled_latencies() const { return settled_latencies_; }
   std::uint64_t refusals() const { return refusals_; }
+  // Pings the server sent (and were answered): a roomwire server started with --pace-readers
+  // pings connections it paces or probes (docs/protocol.md §4).
+  std::uint64_t pings() const { return pings_; }
 
  private:
   static constexpr std::uint64_t timer_tag = ~std::uint64_t{0};
@@ -751,6 +754,7 @@ class load_generator {
 
   void on_frame(connection& c, std::size_t i, int opcode, std::string_view payload) {
     if (opcode == 0x9) {
+      ++pings_;
       append_masked(c.out, 0xA, payload);
       flush(c);
       return;
@@ -878,6 +882,7 @@ class load_generator {
   std::uint64_t expected_deliveries_ = 0;
   std::uint64_t acks_ = 0;
   std::uint64_t refusals_ = 0;
+  std::uint64_t pings_ = 0;
   bool record_latency_ = false;
   histogram latencies_;
   histogram settled_latencies_;
@@ -1191,6 +1196,7 @@ int main(int argc, char** argv) {
     stop_servers(servers);
     return 2;
   }
+  std::printf("pings from the server, answered: %" PRIu64 "\n", gen.pings());
   if (gen.refusals() > 0) {
     std::printf("** %" PRIu64 " sends were refused (error): the numbers are not valid **\n",
                 gen.refusals());
