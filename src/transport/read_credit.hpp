@@ -256,8 +256,8 @@ class read_credit {
 // one priority (a fan-out of chat messages, a history replay) gains nothing from it and is not
 // paced (mixed()). One that has been handed several is probed (read_credit::probe()) when its
 // small frames come fast enough for its reader to fall far behind before its socket refuses
-// bytes: span_bytes of them within span_ms (1 MB/s). Every connection of a server that paces has
-// one: 8 bytes, and the clock is read only as a span begins and ends. Frames of
+// bytes: span_bytes of them within span_ms (1 MB/s). Every connection has one (8 bytes); only a
+// server that paces feeds it, and the clock is read only as a span begins and ends. Frames of
 // large_frame_bytes or more do not count toward a span (they are not paced).
 class stream_watch {
  public:

@@ -446,7 +446,7 @@ class connection final : public link,
   };
 
   // Allocated once a connection is first behind or handed frames fast: one that never is pays
-  // nothing for it but rate_.
+  // nothing for it but watch_.
   pacing& pacing_state() {
     if (!pacing_) {
       pacing_ = std::make_unique<pacing>(socket_.get_executor());
