@@ -32,9 +32,9 @@
 // trip, seeded with the kernel's estimate) starts pacing as a refused write does: a flooded reader
 // is found some 10 ms in, with about 16 KiB unread.
 //
-// Only a connection that has been handed frames of more than one priority is paced or probed
-// (stream_watch::mixed()): with one priority there is nothing to reorder, and pacing would only
-// cost. A fan-out of chat messages to readers that keep up only on average lost two thirds of
+// Only a connection that has been handed frames of more than one priority lately is paced or
+// probed (stream_watch::mixed()): with one priority there is nothing to reorder, and pacing would
+// only cost. A fan-out of chat messages to readers that keep up only on average lost two thirds of
 // its capacity to probes before this rule (docs/benchmarks.md).
 //
 // A connection whose frames are large (on average large_frame_bytes or more) is not paced: a
@@ -251,44 +251,78 @@ class read_credit {
   bool probe_wanted_ = false;  // probe(), and no ping since
 };
 
-// What a connection is handed, for pacing: of how many priorities, and how fast. Pacing lets a
-// higher priority overtake what waits behind it, so a connection that has only ever been handed
-// one priority (a fan-out of chat messages, a history replay) gains nothing from it and is not
-// paced (mixed()). One that has been handed several is probed (read_credit::probe()) when its
-// small frames come fast enough for its reader to fall far behind before its socket refuses
-// bytes: span_bytes of them within span_ms (1 MB/s). Every connection has one (8 bytes); only a
-// server that paces feeds it, and the clock is read only as a span begins and ends. Frames of
-// large_frame_bytes or more do not count toward a span (they are not paced).
+// What a connection is handed, for pacing: of how many priorities lately, and how fast. Pacing
+// lets a higher priority overtake what waits behind it, so a connection handed one priority only
+// (a fan-out of chat messages, a history replay) gains nothing from it and is not paced
+// (mixed(): more than one priority within the last one to two seconds of spans, so that a
+// single status change at priority 0 does not mark a session for good). One that has been handed
+// several is probed (read_credit::probe()) when its small frames come fast enough for its reader
+// to fall far behind before its socket refuses bytes: span_bytes of them within span_ms
+// (1 MB/s). Every connection has one (8 bytes); only a server that paces feeds it, and the clock
+// is read only as a span begins and ends. Frames of large_frame_bytes or more do not count toward
+// a span (they are not paced).
 class stream_watch {
  public:
   static constexpr std::uint32_t span_bytes = 16 * 1024;
   static constexpr std::uint32_t span_ms = 16;
+  // The priorities seen are kept per period of this many milliseconds, the current and the last.
+  static constexpr std::uint32_t period_ms = 1024;
 
   // A frame of `bytes` and priority `priority` (0-4) handed over; `now_ms()` reads a clock in
   // milliseconds. True when it ends a fast span of a connection that is mixed(). A span begins
   // with a frame and counts those after it.
   template <class NowMs>
   bool handed(std::size_t bytes, unsigned priority, NowMs now_ms) {
-    priorities_ |= static_cast<std::uint8_t>(1u << (priority & 7u));
-    if (bytes >= read_credit::large_frame_bytes) return false;
+    const auto bit = static_cast<std::uint8_t>(1u << (priority & 7u));
+    if (bytes >= read_credit::large_frame_bytes) {
+      seen_ |= bit;
+      return false;
+    }
     if (bytes_ == 0) {
-      began_ms_ = static_cast<std::uint32_t>(now_ms());
+      const auto now = static_cast<std::uint32_t>(now_ms());
+      age(now);
+      seen_ |= bit;
+      began_ms_ = static_cast<std::uint16_t>(now);
       bytes_ = 1;
       return false;
     }
     bytes_ = static_cast<std::uint16_t>(bytes_ + bytes);  // both under span_bytes + 4 KiB
-    if (bytes_ < span_bytes) return false;
+    if (bytes_ < span_bytes) {
+      seen_ |= bit;
+      return false;
+    }
     bytes_ = 0;
-    return static_cast<std::uint32_t>(now_ms()) - began_ms_ < span_ms && mixed();
+    const auto now = static_cast<std::uint32_t>(now_ms());
+    age(now);
+    seen_ |= bit;
+    // 16 bits of milliseconds: a span that took a multiple of 65.5 s is taken for a fast one,
+    // which costs one probe.
+    return static_cast<std::uint16_t>(now - began_ms_) < span_ms && mixed();
   }
 
-  // Whether the connection has been handed frames of more than one priority.
-  bool mixed() const noexcept { return (priorities_ & (priorities_ - 1)) != 0; }
+  // Whether the connection has been handed frames of more than one priority lately.
+  bool mixed() const noexcept {
+    const unsigned both = seen_ | seen_before_;
+    return (both & (both - 1)) != 0;
+  }
 
  private:
-  std::uint32_t began_ms_ = 0;
-  std::uint16_t bytes_ = 0;      // in this span, from 1; 0 before a span begins
-  std::uint8_t priorities_ = 0;  // a bit for each priority handed
+  // The current period becomes the last one once a clock read finds a new period; both are
+  // forgotten after two.
+  void age(std::uint32_t now) noexcept {
+    const auto period = static_cast<std::uint16_t>(now / period_ms);
+    const auto passed = static_cast<std::uint16_t>(period - period_);
+    if (passed == 0) return;
+    seen_before_ = passed == 1 ? seen_ : 0;
+    seen_ = 0;
+    period_ = period;
+  }
+
+  std::uint16_t began_ms_ = 0;    // the low 16 bits
+  std::uint16_t bytes_ = 0;       // in this span, from 1; 0 before a span begins
+  std::uint16_t period_ = 0;      // of the current priorities, now / period_ms (low 16 bits)
+  std::uint8_t seen_ = 0;         // a bit for each priority handed in the current period
+  std::uint8_t seen_before_ = 0;  // and in the one before
 };
 
 // The clock stream_watch reads.

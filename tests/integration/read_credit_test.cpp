@@ -293,3 +293,27 @@ TEST_CASE("stream watch: frames of one priority are never probed, however fast")
   w.handed(1024, 3, now_ms);
   CHECK(w.mixed());
 }
+
+TEST_CASE("stream watch: a second priority marks a connection for one to two periods") {
+  std::int64_t clock = 10'000 * std::int64_t{stream_watch::period_ms};
+  auto now_ms = [&] { return clock; };
+  stream_watch w;
+  // A span that begins with a critical frame and goes on with priority 2.
+  w.handed(100, 0, now_ms);
+  for (int i = 0; i < 17; ++i) w.handed(1024, 2, now_ms);
+  CHECK(w.mixed());
+  // The next period, priority 2 only: the critical is in the last period, still counted.
+  clock += stream_watch::period_ms;
+  for (int i = 0; i < 18; ++i) w.handed(1024, 2, now_ms);
+  CHECK(w.mixed());
+  // One more: forgotten.
+  clock += stream_watch::period_ms;
+  for (int i = 0; i < 18; ++i) w.handed(1024, 2, now_ms);
+  CHECK_FALSE(w.mixed());
+  // A long pause forgets both periods at once.
+  w.handed(1024, 4, now_ms);
+  CHECK(w.mixed());
+  clock += 10 * stream_watch::period_ms;
+  for (int i = 0; i < 18; ++i) w.handed(1024, 2, now_ms);
+  CHECK_FALSE(w.mixed());
+}
