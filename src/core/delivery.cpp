@@ -19,7 +19,10 @@ bool hub::state::enqueue(session& s, const frame_ptr& f) {
   queue_bytes += f->text.size();
   enforce_limits(s);
   if (s.stage != phase::open) return false;
-  if (was_empty && !s.queue.empty()) out.wake(s.id);
+  // A queue that was not empty has a pump coming, unless the transport holds its frames back
+  // (pacing a slow reader): a priority-0 frame may go ahead of those, so it wakes the transport.
+  const bool wake = was_empty || f->priority == protocol::priority::critical;
+  if (wake && !s.queue.empty()) out.wake(s.id);
   return true;
 }
 

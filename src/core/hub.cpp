@@ -196,18 +196,18 @@ std::int64_t hub::next_deadline_ms() const {
 
 void hub::count_handshake_failure() { ++state_->counters.handshake_failures; }
 
-frame_ptr hub::pop(session_id session) {
+frame_ptr hub::pop(session_id session, protocol::priority lowest) {
   state& st = *state_;
   state::session* s = st.find_session(session);
   if (s == nullptr) return nullptr;
-  frame_ptr f = s->queue.pop();
+  frame_ptr f = s->queue.pop(lowest);
   if (f) {
     st.queue_bytes -= f->text.size();
     ++st.counters.messages_out;
     st.out_tally.bump(f->type, f->priority);
     return f;
   }
-  st.maybe_finish(*s);
+  if (lowest == protocol::priority::background) st.maybe_finish(*s);
   return nullptr;
 }
 

@@ -54,23 +54,57 @@ TEST_CASE("pop() gives the most urgent frame first, in order within a priority")
   CHECK(t.hub->queued_bytes(a) == 0);
 }
 
-TEST_CASE("wake() is called when a queue goes from empty to non-empty, and only then") {
+TEST_CASE("wake() is called when a queue goes from empty to non-empty, or for priority 0") {
   hub_test t;
   const auto a = t.open("alice");
   const auto b = t.open("bob");
   CHECK(t.transport.wakes.empty());
   t.hub->send(a, blob_env('a', p2));
   CHECK(t.transport.wakes_for(a) == 1);
-  t.hub->send(a, blob_env('b', p0));
   t.hub->send(a, blob_env('c', p4));
+  t.hub->send(a, blob_env('d', p1));
   CHECK(t.transport.wakes_for(a) == 1);
   CHECK(t.transport.wakes_for(b) == 0);
-  CHECK(t.hub->pop(a) != nullptr);
-  t.hub->send(a, blob_env('d', p2));  // not empty yet
-  CHECK(t.transport.wakes_for(a) == 1);
-  t.pop_all(a);
-  t.hub->send(a, blob_env('e', p2));
+  // A transport that paces a slow reader holds back what is queued; a priority-0 frame may go
+  // past that, so it wakes the transport even behind a queue.
+  t.hub->send(a, blob_env('b', p0));
   CHECK(t.transport.wakes_for(a) == 2);
+  CHECK(t.hub->pop(a) != nullptr);
+  t.hub->send(a, blob_env('e', p2));  // not empty yet
+  CHECK(t.transport.wakes_for(a) == 2);
+  t.pop_all(a);
+  t.hub->send(a, blob_env('f', p2));
+  CHECK(t.transport.wakes_for(a) == 3);
+  CHECK(t.transport.wakes_for(b) == 0);
+}
+
+TEST_CASE("pop() up to a priority takes only frames that urgent, and closes nothing") {
+  hub_test t;
+  const auto a = t.open("alice");
+  t.hub->send(a, blob_env('a', p2));
+  t.hub->send(a, blob_env('b', p0));
+  t.hub->send(a, blob_env('c', p4));
+  t.hub->send(a, blob_env('d', p0));
+  const auto first = t.hub->pop(a, p0);
+  REQUIRE(first != nullptr);
+  CHECK(first->priority == p0);
+  REQUIRE(t.hub->pop(a, p0) != nullptr);
+  CHECK(t.hub->pop(a, p0) == nullptr);
+  CHECK(t.hub->queued_bytes(a) == 2 * blob_size());
+  CHECK(t.hub->metrics().messages_out == 2);
+  CHECK(tags(t.pop_all(a)) == "ac");
+
+  // A draining session is closed once pop() finds its queue empty; one up to priority 0 that
+  // finds none leaves the rest queued and the session open.
+  t.hub->send(a, blob_env('e', p2));
+  t.hub->drain();
+  CHECK(t.hub->pop(a, p0) != nullptr);  // the `draining` notice (priority 0)
+  CHECK(t.hub->pop(a, p0) == nullptr);
+  CHECK(t.transport.closes_for(a) == 0);
+  CHECK(t.hub->queued_bytes(a) == blob_size());
+  CHECK(tags(t.pop_all(a)) == "e");
+  CHECK(t.hub->pop(a) == nullptr);
+  CHECK(t.transport.closes_for(a) == 1);
 }
 
 TEST_CASE("past the soft limit, priority 4 then 3 is shed, oldest first - 0-2 never") {

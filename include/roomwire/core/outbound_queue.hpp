@@ -26,11 +26,12 @@ class outbound_queue {
     return was_empty;
   }
 
-  // The most urgent, oldest frame, removed; null when empty.
-  frame_ptr pop() {
+  // The most urgent, oldest frame of priority `lowest` or more urgent, removed; null when there
+  // is none.
+  frame_ptr pop(protocol::priority lowest = protocol::priority::background) {
     if (count_ == 0) return nullptr;
-    for (auto& lane : lanes_) {
-      if (!lane.empty()) return take(lane);
+    for (std::size_t lane = 0; lane <= lane_of(lowest); ++lane) {
+      if (!lanes_[lane].empty()) return take(lanes_[lane]);
     }
     return nullptr;
   }
