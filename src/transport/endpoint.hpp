@@ -62,6 +62,10 @@ class link {
   // How much it may hold before the pump stops taking frames from the hub: asked once, as a pump
   // begins. 0 takes nothing this time; the link then pumps again once it can take more.
   virtual std::size_t send_window() { return send_high_water; }
+  // How much it may hold once send_window() is used up, of priority-0 frames only: more when it
+  // paces its reader (read_credit.hpp), which must never hold a priority-0 frame back. Asked
+  // after send_window().
+  virtual std::size_t critical_window() { return 0; }
   // Hands one frame to the connection (a prepared message shared by every recipient).
   virtual void send(const core::frame& f) = 0;
 

@@ -42,6 +42,23 @@
 // of the capacity for 64 KiB messages in a first version (docs/benchmarks.md). The transport's
 // kernel check makes the same exception (listen_socket.hpp).
 //
+// The window alone keeps the reader busy: a priority-0 frame still waits for the frame ahead of
+// it and for the reader's next read (4.5-5.5x its unloaded p99 even one frame at a time,
+// docs/benchmarks.md). So pongs also measure how fast the reader reads, in samples of at least
+// rate_sample_ns, and a paced connection is handed frames at most at headroom_num/headroom_den of
+// that rate (a timer of the transport's pumps again when the rate lets it): the reader has time to
+// spare, and a priority-0 frame finds it idle. The first rate is what it read from the probe's pong
+// to the first pong after it; half of it is handed for a sample after any sample behind, so that
+// the reader gets ahead again. The rate is set anew by behind_samples samples behind in a row
+// (halved at most when they hardly read: a stall); a sample behind at a rate grown past the last
+// one measured goes back to that one. While nothing waits, the rate grows by a sixteenth a
+// second (rate_growth_ns), so that a reader that became faster is found. A reader taken for slow
+// by mistake therefore gets four fifths of what it showed, growing by a sixteenth a second, until
+// it has read everything; a first pong after the probe that did not wait at all ends pacing there
+// (the reader was late, not slow). Priority-0 frames go past both the window and the rate
+// (link::critical_window()), and the hub wakes the transport for each (delivery.cpp), since a
+// paced session's queue is never empty.
+//
 // It is off unless the host asks for it (server_options::pace_readers): a reader that reads fast
 // but is scheduled late makes pongs wait as a slow reader does, and a burst to it then goes out a
 // small window at a time (docs/benchmarks.md, "Priority").
@@ -90,7 +107,23 @@ class read_credit {
   // How long a probe may wait behind unread bytes before pacing starts: looser than
   // target_wait_ns, since a reader that reads fast but is scheduled late must not be taken for a
   // slow one by one probe (one that stays behind makes every probe wait longer).
-  static constexpr std::int64_t probe_wait_ns = 2'000'000;
+  static constexpr std::int64_t probe_wait_ns = 1'000'000;
+  // A paced reader is handed frames at most at headroom_share of the rate it read at while
+  // behind: the rest is headroom, so that a priority-0 frame finds it idle.
+  static constexpr std::uint64_t headroom_num = 4;
+  static constexpr std::uint64_t headroom_den = 5;
+  // A read-rate sample spans at least this long (a reader reads in bursts).
+  static constexpr std::int64_t rate_sample_ns = 8'000'000;
+  // While the reader keeps up, its rate grows by the time passed over this (a sixteenth a second),
+  // so that a reader that became faster is found.
+  static constexpr std::int64_t rate_growth_ns = 16'000'000'000;
+  // A rate that grew past the last one measured, and so made the reader fall behind, does not
+  // grow again for this long.
+  static constexpr std::int64_t rate_growth_pause_ns = 1'000'000'000;
+  // Credit the rate leaves unused is kept for at most this long.
+  static constexpr std::int64_t rate_burst_ns = 1'000'000;
+  // Samples behind in a row that say the reader reads slower than it is sent.
+  static constexpr std::uint32_t behind_samples = 3;
 
   // The connection's socket refused bytes at `now_ns`: the reader is behind. Pace from now on,
   // starting at min_window, until a pong shows it has read everything (caught_up()).
@@ -99,6 +132,7 @@ class read_credit {
     active_ = true;
     draining_ = true;
     last_progress_ns_ = now_ns;
+    sample_ns_ = 0;
   }
   bool active() const noexcept { return active_; }
   // The reader has read everything written, and nothing waits: pacing ends.
@@ -114,7 +148,30 @@ class read_credit {
   // connection is paced).
   void handed(std::size_t bytes) noexcept {
     mean_frame_bytes_ = mean_frame_bytes_ - mean_frame_bytes_ / 8 + bytes / 8;
+    if (rate_ > 0) {
+      // Half the rate while the reader gets ahead again (catching_up_).
+      next_send_ns_ += static_cast<std::int64_t>(bytes * 1'000'000'000ull * headroom_den *
+                                                 (catching_up_ ? 2 : 1) / (rate_ * headroom_num));
+    }
   }
+
+  // The bytes the rate lets the hub hand over at `now_ns`, at most `cap` (0: held back, for
+  // hold_ns()).
+  std::size_t rate_room(std::size_t cap, std::int64_t now_ns) noexcept {
+    if (!paces() || suspended_ || draining_ || rate_ == 0 || cap == 0) return cap;
+    next_send_ns_ = std::max(next_send_ns_, now_ns - rate_burst_ns);
+    if (next_send_ns_ > now_ns) return 0;
+    const std::uint64_t credit = static_cast<std::uint64_t>(now_ns - next_send_ns_) * rate_ *
+                                 headroom_num / headroom_den / 1'000'000'000ull;
+    return static_cast<std::size_t>(std::clamp<std::uint64_t>(credit, 1, cap));
+  }
+  // How long until rate_room() lets frames go.
+  std::int64_t hold_ns(std::int64_t now_ns) const noexcept {
+    if (!paces() || suspended_ || draining_ || rate_ == 0) return 0;
+    return std::max<std::int64_t>(0, next_send_ns_ - now_ns);
+  }
+  // Bytes per second the reader was seen to read (0: not yet known).
+  std::uint64_t rate() const noexcept { return rate_; }
 
   // The bytes the hub may hand over now, at most `cap`.
   std::size_t room(std::size_t cap) const noexcept {
@@ -178,6 +235,7 @@ class read_credit {
       const std::int64_t waited = rtt - std::min(min_rtt_ns_, rtt);
       if (waited > std::max(probe_wait_ns, min_rtt_ns_ / 8)) {
         start(now_ns);
+        begin_sample(at, now_ns);  // the reader is behind from here to the next pong
         return true;
       }
       min_rtt_ns_ = std::min(min_rtt_ns_, rtt);
@@ -187,19 +245,34 @@ class read_credit {
     read_ = at;
     suspended_ = false;
     last_progress_ns_ = now_ns;
+    // How long the ping waited behind what the reader had not read: its round trip less the
+    // shortest one seen.
+    const std::int64_t rtt = std::max<std::int64_t>(1, now_ns - sent_ns);
+    const bool had_baseline = min_rtt_ns_ != std::numeric_limits<std::int64_t>::max();
+    min_rtt_ns_ = std::min(min_rtt_ns_, rtt);
+    const std::int64_t waited = rtt - min_rtt_ns_;
+    const std::int64_t allowed = std::max(target_wait_ns, min_rtt_ns_ / 8);
     if (draining_) {
       // This ping waited behind what the reader had queued before pacing began: that says
       // nothing of the window, nor do the pongs of pings sent before this one came back.
       draining_ = false;
       changed_at_ = written_;
+      if (had_baseline && waited <= allowed) {
+        // It read all that at once: it was late (descheduled, say), not slow. (Without an
+        // earlier round trip to compare with, this one is the baseline and says nothing.)
+        active_ = false;
+        return true;
+      }
+      // It read what it had queued: as fast as it can. A probe's pong said how far it was then.
+      if (sample_ns_ > 0 && now_ns - sample_ns_ >= rate_sample_ns / 8) {
+        rate_ = peak_ = (at - sample_at_) * 1'000'000'000ull /
+                        static_cast<std::uint64_t>(now_ns - sample_ns_);
+      }
+      catching_up_ = true;
+      begin_sample(at, now_ns);
       return true;
     }
-    // How long the ping waited behind what the reader had not read: its round trip less the
-    // shortest one seen.
-    const std::int64_t rtt = std::max<std::int64_t>(1, now_ns - sent_ns);
-    min_rtt_ns_ = std::min(min_rtt_ns_, rtt);
-    const std::int64_t waited = rtt - min_rtt_ns_;
-    const std::int64_t allowed = std::max(target_wait_ns, min_rtt_ns_ / 8);
+    sample(at, now_ns, waited > allowed);
     // Once per round trip: only a ping sent since the last change shows its effect.
     if (at <= changed_at_) return true;
     if (waited > allowed) {
@@ -228,6 +301,63 @@ class read_credit {
  private:
   bool paces() const noexcept { return active_ && mean_frame_bytes_ < large_frame_bytes; }
 
+
+  void begin_sample(std::uint64_t at, std::int64_t now_ns) noexcept {
+    sample_at_ = at;
+    sample_ns_ = now_ns;
+    sample_pongs_ = 0;
+    sample_waited_ = 0;
+  }
+  // A pong that read the reader up to `at`: once a sample spans rate_sample_ns, the rate. When
+  // most of its pongs waited, the reader was behind throughout, and read as fast as it can: that
+  // is its rate. Otherwise it kept up, and read at least that fast: the rate grows.
+  void sample(std::uint64_t at, std::int64_t now_ns, bool waited) noexcept {
+    ++sample_pongs_;
+    if (waited) ++sample_waited_;
+    const std::int64_t span = now_ns - sample_ns_;
+    if (span < rate_sample_ns) return;
+    const bool behind = 2 * sample_waited_ > sample_pongs_;
+    if (behind && rate_ > peak_) {
+      // The rate grew past the one the reader last read at, and it fell behind: back to that,
+      // and no growth for a while.
+      rate_ = peak_;
+      grow_after_ns_ = now_ns + rate_growth_pause_ns;
+    }
+    if (behind) {
+      streak_bytes_ += at - sample_at_;
+      streak_ns_ += span;
+      if (++streak_ < behind_samples) {
+        // Not yet: a reader that stalls for a moment (descheduled, say) keeps its rate.
+      } else {
+        const std::uint64_t streak_read =
+            streak_bytes_ * 1'000'000'000ull / static_cast<std::uint64_t>(streak_ns_);
+        if (streak_read >= rate_ / 2) {
+          // Read steadily, slower than it was sent: that is how fast it reads.
+          rate_ = peak_ = streak_read;
+        } else {
+          // Hardly read: stalled for longer, or much slower than it was. Halving finds the
+          // latter in another streak; the former gets its rate back at once (below).
+          rate_ = std::max(streak_read, rate_ / 2);
+        }
+        streak_ = 0;
+        streak_bytes_ = 0;
+        streak_ns_ = 0;
+      }
+    } else {
+      streak_ = 0;
+      streak_bytes_ = 0;
+      streak_ns_ = 0;
+    }
+    if (!behind && rate_ > 0 && rate_ < peak_) {
+      rate_ = std::min(peak_, rate_ + rate_ / 4);  // back to the rate it last read at
+    } else if (!behind && rate_ > 0 && sample_waited_ == 0 && !catching_up_ &&
+               now_ns >= grow_after_ns_) {
+      rate_ += rate_ * static_cast<std::uint64_t>(span) / rate_growth_ns;
+    }
+    catching_up_ = behind;
+    begin_sample(at, now_ns);
+  }
+
   static void put(std::string& out, std::size_t at, std::uint64_t v) {
     for (std::size_t i = 8; i-- > 0; v >>= 8) out[at + i] = static_cast<char>(v & 0xFF);
   }
@@ -249,6 +379,18 @@ class read_credit {
   bool draining_ = false;      // fallen behind again, no pong yet: min_window
   bool suspended_ = false;     // no pong came in patience_ns
   bool probe_wanted_ = false;  // probe(), and no ping since
+  std::uint64_t rate_ = 0;     // bytes per second the reader read while behind; 0: not known
+  std::int64_t next_send_ns_ = 0;  // when the rate lets the next frame go
+  std::uint64_t peak_ = 0;  // the rate it last read at while behind
+  std::int64_t grow_after_ns_ = 0;  // no growth before this (rate_growth_pause_ns)
+  std::uint64_t streak_bytes_ = 0;  // read in the samples behind in a row,
+  std::int64_t streak_ns_ = 0;      // over this long,
+  std::uint32_t streak_ = 0;        // this many
+  bool catching_up_ = false;       // found behind: half the rate for a sample
+  std::uint64_t sample_at_ = 0;    // the read-rate sample under way: from this position,
+  std::int64_t sample_ns_ = 0;     // at this time,
+  std::uint32_t sample_pongs_ = 0;   // over this many pongs,
+  std::uint32_t sample_waited_ = 0;  // of which this many waited
 };
 
 // What a connection is handed, for pacing: of how many priorities lately, and how fast. Pacing

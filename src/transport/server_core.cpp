@@ -286,6 +286,14 @@ struct server_core::impl final : core::transport,
         }
         l.send(*f);
       }
+      if (!hub_empty) {
+        const std::size_t critical = l.critical_window();
+        while (l.buffered() < critical) {
+          core::frame_ptr f = hub.pop(l.session, protocol::priority::critical);
+          if (!f) break;
+          l.send(*f);
+        }
+      }
       const std::size_t backlog = l.buffered();
       hub.set_backlog(l.session, backlog);
       return !hub_empty || backlog > 0;

@@ -222,8 +222,17 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   // The window, cut to what pacing allows (read_credit.hpp); what websocketpp holds is part of
   // what the reader has not read.
   std::size_t paced(std::size_t window) {
-    if (credit_ && window > 0) window_ = std::min(window, buffered() + credit_->room(window));
+    if (credit_ && window > 0) {
+      window_ = std::min(window,
+                         buffered() + credit_->rate_room(credit_->room(window), steady_ns()));
+    }
     return window_;
+  }
+
+  // While pacing, a priority-0 frame goes past the window and the rate (read_credit.hpp).
+  std::size_t critical_window() override {
+    if (!credit_ || !credit_->active()) return 0;
+    return pressed_ ? pressed_send_high_water : send_high_water;
   }
 
   // websocketpp says nothing when it has written what it holds, and the pump stops taking frames
@@ -325,6 +334,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
     auto con = con_.lock();
     if (!con) return;
     if (credit_) pace(*con, again);
+    if (again && credit_ && credit_->hold_ns(steady_ns()) > 0) await_rate();
     if (!again) {
       // Caught up, unless the kernel still holds what send_window() waits for.
       if (pressed_ && !kernel_unsent_at_limit(con->get_raw_socket().native_handle())) {
@@ -381,6 +391,22 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
                                         ": no pong to a pacing ping in time; writing unpaced");
       }
     }
+  }
+
+  // Held back by the reader's rate: pump again once it lets frames go (the repump timer's 5 ms
+  // would leave the reader idle).
+  void await_rate() {
+    if (rate_armed_) return;
+    if (!rate_timer_) rate_timer_ = std::make_unique<asio::steady_timer>(strand_->context());
+    rate_armed_ = true;
+    rate_timer_->expires_after(std::chrono::nanoseconds(credit_->hold_ns(steady_ns())));
+    rate_timer_->async_wait(
+        asio::bind_executor(*strand_, [weak = this->weak_from_this()](const std::error_code& ec) {
+          auto self = weak.lock();
+          if (!self) return;
+          self->rate_armed_ = false;
+          if (!ec) self->run_pump();
+        }));
   }
 
   // Pumps once the kernel takes more (its unsent bytes fell under TCP_NOTSENT_LOWAT's
@@ -448,6 +474,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
       if (*t) (*t)->cancel();
       t->reset();
     }
+    if (rate_timer_) rate_timer_->cancel();
   }
 
   std::weak_ptr<connection_type> con_;
@@ -474,6 +501,8 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   timer_ptr repump_timer_;
   stream_watch watch_;                   // with pacing on: what the link is handed
   std::unique_ptr<read_credit> credit_;  // once the link has been behind or fast
+  std::unique_ptr<asio::steady_timer> rate_timer_;  // once the reader's rate held frames back
+  bool rate_armed_ = false;
   bool more_ = false;                    // the last pump left frames in the hub
 };
 

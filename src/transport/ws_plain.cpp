@@ -168,7 +168,12 @@ class connection final : public link,
   std::size_t buffered() const override { return unsent_; }
   std::size_t send_window() override {
     const std::size_t cap = pressed_ ? pressed_send_high_water : send_high_water;
-    return pacing_ ? pacing_->credit.room(cap) : cap;
+    if (!pacing_) return cap;
+    return pacing_->credit.rate_room(pacing_->credit.room(cap), steady_ns());
+  }
+  std::size_t critical_window() override {
+    if (!pacing_) return 0;
+    return pressed_ ? pressed_send_high_water : send_high_water;
   }
 
   void send(const core::frame& f) override {
@@ -415,6 +420,11 @@ class connection final : public link,
         await_pong();
         break;
       }
+      if (pump_again_ && held()) {
+        // The reader is sent at most a share of its rate: a timer pumps again.
+        await_rate();
+        break;
+      }
       more = pump_again_ || pump_requested_.load();
       if (!more) {
         // Caught up, unless the kernel still holds what holds_back() waits for.
@@ -439,10 +449,12 @@ class connection final : public link,
   // ---- pacing a reader that is behind (read_credit.hpp) --------------------------------------
 
   struct pacing {
-    explicit pacing(const tcp::socket::executor_type& ex) : patience(ex) {}
+    explicit pacing(const tcp::socket::executor_type& ex) : patience(ex), rate(ex) {}
     read_credit credit;
     asio::steady_timer patience;
+    asio::steady_timer rate;
     bool patience_armed = false;
+    bool rate_armed = false;
   };
 
   // Allocated once a connection is first behind or handed frames fast: one that never is pays
@@ -473,6 +485,21 @@ class connection final : public link,
   }
 
   bool paced_out() const { return pacing_ && pacing_->credit.exhausted(); }
+  bool held() const { return pacing_ && pacing_->credit.hold_ns(steady_ns()) > 0; }
+
+  // Held back by the reader's rate: pump again once it lets frames go.
+  void await_rate() {
+    if (pacing_->rate_armed) return;
+    pacing_->rate_armed = true;
+    pacing_->rate.expires_after(std::chrono::nanoseconds(pacing_->credit.hold_ns(steady_ns())));
+    start_async([this](auto handler) { pacing_->rate.async_wait(std::move(handler)); },
+                [self = shared_from_this()](const std::error_code& ec) {
+                  connection& c = *self;
+                  if (ec || c.state_ == state::ended || !c.pacing_) return;
+                  c.pacing_->rate_armed = false;
+                  c.end_turn();
+                });
+  }
 
   // A ping behind the frames queued, when read_credit wants one (always once the window is used
   // up: no pong would come otherwise), or a probe.
@@ -831,7 +858,10 @@ class connection final : public link,
     in_turn_ = false;
     stop_heartbeat();
     cancel_deadline();
-    if (pacing_) pacing_->patience.cancel();
+    if (pacing_) {
+      pacing_->patience.cancel();
+      pacing_->rate.cancel();
+    }
     std::error_code ignored;
     socket_.close(ignored);
     out_.clear();

@@ -210,8 +210,8 @@ TEST_CASE("read credit: a probe whose pong waited behind unread bytes starts pac
   c.probe();
   CHECK_FALSE(c.ping_due(0));  // one probe at a time
   c.wrote(read_credit::ping_frame_bytes + 16 * 1024);
-  // Back in 1.5 ms: a reader scheduled late, not one that is behind.
-  now += 3 * ms / 2;
+  // Back in 0.8 ms: a reader scheduled late, not one that is behind.
+  now += 4 * ms / 5;
   CHECK_FALSE(c.on_pong(first, now));
   CHECK_FALSE(c.active());
   CHECK(c.room(cap) == cap);
@@ -254,6 +254,143 @@ TEST_CASE("read credit: a connection of large frames is not probed") {
   for (int i = 0; i < 4; ++i) c.handed(65000);
   c.probe();
   CHECK_FALSE(c.ping_due(0));
+}
+
+namespace {
+
+// A credit that a probe found behind at t = 1 s (the kernel's round trip: 50 us), whose reader
+// then read the 16 KiB and the probe queued behind it in 16.402 ms: 1 MB/s.
+read_credit paced_at_1_mb_per_s(std::int64_t& now) {
+  read_credit c;
+  c.seed_round_trip(ms / 20);
+  now = 1000 * ms;
+  c.wrote(16 * 1024);
+  c.probe();
+  std::string ping = c.ping_payload(0, now);
+  c.wrote(16 * 1024 + read_credit::ping_frame_bytes);
+  now += 5 * ms;
+  REQUIRE(c.on_pong(ping, now));  // the probe waited: pacing starts
+  REQUIRE(c.active());
+  ping = c.ping_payload(0, now);
+  now += 16'402'000;
+  REQUIRE(c.on_pong(ping, now));  // the drain: what followed the probe, at the reader's pace
+  REQUIRE(c.active());
+  return c;
+}
+
+// What the rate lets the hub hand over in frames of `frame` bytes, polled every 0.1 ms for `span`.
+std::uint64_t handed_over(read_credit& c, std::int64_t& now, std::int64_t span, std::size_t frame) {
+  std::uint64_t bytes = 0;
+  for (const std::int64_t end = now + span; now < end; now += ms / 10) {
+    for (std::size_t room = c.rate_room(cap, now); room > 0; room = c.rate_room(cap, now)) {
+      c.handed(frame);
+      bytes += frame;
+    }
+  }
+  return bytes;
+}
+
+// A read-rate sample: `bytes` written, then a ping, whose pong comes back `span` after the last
+// sample ended, having waited `wait`.
+void rate_sample(read_credit& c, std::int64_t& now, std::uint64_t bytes, std::int64_t span,
+                 std::int64_t wait) {
+  c.wrote(static_cast<std::size_t>(bytes));
+  const std::string ping = c.ping_payload(0, now + span - wait);
+  now += span;
+  REQUIRE(c.on_pong(ping, now));
+}
+
+constexpr std::int64_t sample_span = read_credit::rate_sample_ns;
+constexpr std::int64_t kept_up = ms / 10;  // a pong that waited for nothing
+constexpr std::int64_t behind = 3 * ms;    // one that waited behind unread bytes
+
+}  // namespace
+
+TEST_CASE("read credit: the rate is what the reader read between the probe and the drain") {
+  std::int64_t now = 0;
+  read_credit c = paced_at_1_mb_per_s(now);
+  CHECK(c.rate() == 1'000'000);
+  // A reader that read everything at once after a probe that waited was late, not slow.
+  read_credit late;
+  late.seed_round_trip(ms / 20);
+  late.wrote(16 * 1024);
+  late.probe();
+  std::string ping = late.ping_payload(0, now);
+  late.wrote(16 * 1024 + read_credit::ping_frame_bytes);
+  now += 5 * ms;
+  REQUIRE(late.on_pong(ping, now));
+  ping = late.ping_payload(0, now);
+  now += ms / 10;
+  REQUIRE(late.on_pong(ping, now));
+  CHECK_FALSE(late.active());
+  CHECK(late.room(cap) == cap);
+  // Without a round trip to compare with (a refused write started pacing), the drain's pong is
+  // the baseline: pacing goes on.
+  read_credit unknown = pacing_after(4096);
+  ping = unknown.ping_payload(0, now);
+  now += 20 * ms;
+  REQUIRE(unknown.on_pong(ping, now));
+  CHECK(unknown.active());
+}
+
+TEST_CASE("read credit: a paced reader is handed four fifths of its rate, two fifths at first") {
+  std::int64_t now = 0;
+  read_credit c = paced_at_1_mb_per_s(now);
+  // Until a sample shows it kept up, it catches up: two fifths of 1 MB/s, 400 bytes per ms.
+  CHECK(c.rate_room(cap, now) > 0);
+  c.handed(1000);
+  CHECK(c.rate_room(cap, now) == 0);
+  // 1000 bytes at 400 KB/s take 2.5 ms, less the 1 ms of credit a rate keeps at most.
+  CHECK(c.hold_ns(now) == 2500 * ms / 1000 - read_credit::rate_burst_ns);
+  CHECK(c.rate_room(cap, now + c.hold_ns(now)) > 0);
+  now += c.hold_ns(now);
+  std::uint64_t bytes = handed_over(c, now, 100 * ms, 1000);
+  CHECK(bytes >= 39'000);
+  CHECK(bytes <= 41'000);
+  // A sample whose pongs did not wait: four fifths from now on.
+  rate_sample(c, now, bytes, sample_span, kept_up);
+  bytes = handed_over(c, now, 100 * ms, 1000);
+  CHECK(bytes >= 79'000);
+  CHECK(bytes <= 82'000);
+  // Credit left unused is not saved up beyond rate_burst_ns.
+  now += 50 * ms;
+  CHECK(c.rate_room(cap, now) <= 1'000'000 * 4 / 5 * read_credit::rate_burst_ns / (1000 * ms));
+}
+
+TEST_CASE("read credit: three samples behind in a row set the rate; a stall only halves it; growth stops where the reader fell behind") {
+  std::int64_t now = 0;
+  read_credit c = paced_at_1_mb_per_s(now);
+  rate_sample(c, now, 8000, sample_span, kept_up);
+  REQUIRE(c.rate() == 1'000'000);
+  // Behind for two samples, reading 2 KB in 8 ms (a reader descheduled for a moment): kept.
+  rate_sample(c, now, 2000, sample_span, behind);
+  rate_sample(c, now, 2000, sample_span, behind);
+  rate_sample(c, now, 8000, sample_span, kept_up);
+  CHECK(c.rate() == 1'000'000);
+  // Behind for three, reading 600 KB/s: that is its rate now.
+  for (int i = 0; i < 3; ++i) rate_sample(c, now, 4800, sample_span, behind);
+  CHECK(c.rate() == 600'000);
+  // Three that read next to nothing (stalled, or much slower): halved, not set to that.
+  for (int i = 0; i < 3; ++i) rate_sample(c, now, 100, sample_span, behind);
+  CHECK(c.rate() == 300'000);
+  // Keeping up again, it gets back to the rate it last read at, a quarter a sample.
+  rate_sample(c, now, 2400, sample_span, kept_up);
+  CHECK(c.rate() == 375'000);
+  for (int i = 0; i < 3; ++i) rate_sample(c, now, 2400, sample_span, kept_up);
+  CHECK(c.rate() == 600'000);
+  // Then it grows by a sixteenth a second while nothing waits: a reader that became faster is
+  // found.
+  for (int i = 0; i < 125; ++i) rate_sample(c, now, 4000, sample_span, kept_up);  // 1 s
+  CHECK(c.rate() > 600'000 * 106 / 100);
+  CHECK(c.rate() < 600'000 * 107 / 100);
+  // Behind once at a rate grown past the one it last read at: back to that one, and no growth
+  // for rate_growth_pause_ns.
+  rate_sample(c, now, 4000, sample_span, behind);
+  CHECK(c.rate() == 600'000);
+  for (int i = 0; i < 120; ++i) rate_sample(c, now, 4000, sample_span, kept_up);  // 0.96 s
+  CHECK(c.rate() == 600'000);
+  for (int i = 0; i < 10; ++i) rate_sample(c, now, 4000, sample_span, kept_up);
+  CHECK(c.rate() > 600'000);
 }
 
 TEST_CASE("stream watch: 16 KiB of small frames within 16 ms, of two priorities, is probed") {
