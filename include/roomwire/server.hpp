@@ -79,10 +79,11 @@ struct server_options {
   std::int64_t ping_interval_ms = 30000;
   std::int64_t pong_timeout_ms = 60000;  // no pong this long after a ping: close 1001
   std::int64_t handshake_timeout_ms = 5000;
-  // Pace a client that has fallen behind by its pongs (docs/protocol.md §4), so that a priority-0
-  // message waits behind a few KiB at a slow reader instead of its whole receive buffer. Only
-  // sessions sent more than one priority lately are paced. Off by default: it slows those whose
-  // readers are only briefly behind (docs/benchmarks.md).
+  // Pace a client that has fallen behind by its pongs (docs/protocol.md §4): at most a few KiB
+  // unread, at four fifths of the rate it reads, so that a priority-0 message finds a slow reader
+  // idle instead of behind its whole receive buffer. Only sessions sent more than one priority
+  // lately are paced. Off by default: it slows those whose readers are only briefly behind
+  // (docs/benchmarks.md).
   bool pace_readers = false;
   // Empty: any origin. Otherwise a handshake whose Origin header is not listed (exact match)
   // gets HTTP 403. A handshake without an Origin header (a non-browser client) is allowed.
