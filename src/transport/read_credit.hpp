@@ -49,13 +49,14 @@
 // that rate (a timer of the transport's pumps again when the rate lets it): the reader has time to
 // spare, and a priority-0 frame finds it idle. The first rate is what it read from the probe's pong
 // to the first pong after it; half of it is handed for a sample after any sample behind, so that
-// the reader gets ahead again. The rate is set anew by behind_samples samples behind in a row
-// (halved at most when they hardly read: a stall); a sample behind at a rate grown past the last
-// one measured goes back to that one. While nothing waits, the rate grows by a sixteenth a
-// second (rate_growth_ns), so that a reader that became faster is found. A reader taken for slow
-// by mistake therefore gets four fifths of what it showed, growing by a sixteenth a second, until
-// it has read everything; a first pong after the probe that did not wait at all ends pacing there
-// (the reader was late, not slow). Priority-0 frames go past both the window and the rate
+// the reader gets ahead again. behind_samples samples behind in a row set it to what they read, or
+// halve it when they hardly read (a stall, or a reader much slower than it was); once the reader
+// keeps up again it gets back to the last rate measured, a quarter a sample. Every
+// rate_remeasure_ns the rate is dropped until a sample finds the reader behind throughout, and
+// what it read then is the rate: so a reader measured too low (late rather than slow when
+// measured, or since become faster) is found, and one that is not slow at all catches up and is
+// not paced any more. A first pong after the probe that did not wait at all ends pacing there:
+// the reader was late, not slow. Priority-0 frames go past both the window and the rate
 // (link::critical_window()), and the hub wakes the transport for each (delivery.cpp), since a
 // paced session's queue is never empty.
 //
@@ -108,18 +109,19 @@ class read_credit {
   // target_wait_ns, since a reader that reads fast but is scheduled late must not be taken for a
   // slow one by one probe (one that stays behind makes every probe wait longer).
   static constexpr std::int64_t probe_wait_ns = 1'000'000;
-  // A paced reader is handed frames at most at headroom_share of the rate it read at while
-  // behind: the rest is headroom, so that a priority-0 frame finds it idle.
+  // A paced reader is handed frames at most at headroom_num/headroom_den of the rate it read at
+  // while behind: the rest is headroom, so that a priority-0 frame finds it idle.
   static constexpr std::uint64_t headroom_num = 4;
   static constexpr std::uint64_t headroom_den = 5;
   // A read-rate sample spans at least this long (a reader reads in bursts).
   static constexpr std::int64_t rate_sample_ns = 8'000'000;
-  // While the reader keeps up, its rate grows by the time passed over this (a sixteenth a second),
-  // so that a reader that became faster is found.
-  static constexpr std::int64_t rate_growth_ns = 16'000'000'000;
-  // A rate that grew past the last one measured, and so made the reader fall behind, does not
-  // grow again for this long.
-  static constexpr std::int64_t rate_growth_pause_ns = 1'000'000'000;
+  // While pacing by the rate, every this long the rate is dropped (the window alone paces) until a
+  // sample finds the reader behind throughout: what it read then is its rate. So a rate measured
+  // too low (a reader late rather than slow when it was measured, or one that became faster) is
+  // found, and a reader that is not slow catches up and is not paced any more. It costs a slow
+  // reader a few samples of being kept busy: a priority-0 frame then waits as it does with the
+  // window alone.
+  static constexpr std::int64_t rate_remeasure_ns = 4'000'000'000;
   // Credit the rate leaves unused is kept for at most this long.
   static constexpr std::int64_t rate_burst_ns = 1'000'000;
   // Samples behind in a row that say the reader reads slower than it is sent.
@@ -148,7 +150,7 @@ class read_credit {
   // connection is paced).
   void handed(std::size_t bytes) noexcept {
     mean_frame_bytes_ = mean_frame_bytes_ - mean_frame_bytes_ / 8 + bytes / 8;
-    if (rate_ > 0) {
+    if (rate_ > 0 && !remeasuring_) {
       // Half the rate while the reader gets ahead again (catching_up_).
       next_send_ns_ += static_cast<std::int64_t>(bytes * 1'000'000'000ull * headroom_den *
                                                  (catching_up_ ? 2 : 1) / (rate_ * headroom_num));
@@ -158,7 +160,7 @@ class read_credit {
   // The bytes the rate lets the hub hand over at `now_ns`, at most `cap` (0: held back, for
   // hold_ns()).
   std::size_t rate_room(std::size_t cap, std::int64_t now_ns) noexcept {
-    if (!paces() || suspended_ || draining_ || rate_ == 0 || cap == 0) return cap;
+    if (!paces() || suspended_ || draining_ || remeasuring_ || rate_ == 0 || cap == 0) return cap;
     next_send_ns_ = std::max(next_send_ns_, now_ns - rate_burst_ns);
     if (next_send_ns_ > now_ns) return 0;
     const std::uint64_t credit = static_cast<std::uint64_t>(now_ns - next_send_ns_) * rate_ *
@@ -167,7 +169,7 @@ class read_credit {
   }
   // How long until rate_room() lets frames go.
   std::int64_t hold_ns(std::int64_t now_ns) const noexcept {
-    if (!paces() || suspended_ || draining_ || rate_ == 0) return 0;
+    if (!paces() || suspended_ || draining_ || remeasuring_ || rate_ == 0) return 0;
     return std::max<std::int64_t>(0, next_send_ns_ - now_ns);
   }
   // Bytes per second the reader was seen to read (0: not yet known).
@@ -267,6 +269,7 @@ class read_credit {
       if (sample_ns_ > 0 && now_ns - sample_ns_ >= rate_sample_ns / 8) {
         rate_ = peak_ = (at - sample_at_) * 1'000'000'000ull /
                         static_cast<std::uint64_t>(now_ns - sample_ns_);
+        remeasure_at_ns_ = now_ns + rate_remeasure_ns;
       }
       catching_up_ = true;
       begin_sample(at, now_ns);
@@ -309,19 +312,33 @@ class read_credit {
     sample_waited_ = 0;
   }
   // A pong that read the reader up to `at`: once a sample spans rate_sample_ns, the rate. When
-  // most of its pongs waited, the reader was behind throughout, and read as fast as it can: that
-  // is its rate. Otherwise it kept up, and read at least that fast: the rate grows.
+  // most of its pongs waited, the reader was behind throughout, and read as fast as it can, or
+  // stalled: behind_samples such samples in a row say which. Otherwise it kept up.
   void sample(std::uint64_t at, std::int64_t now_ns, bool waited) noexcept {
     ++sample_pongs_;
     if (waited) ++sample_waited_;
     const std::int64_t span = now_ns - sample_ns_;
     if (span < rate_sample_ns) return;
     const bool behind = 2 * sample_waited_ > sample_pongs_;
-    if (behind && rate_ > peak_) {
-      // The rate grew past the one the reader last read at, and it fell behind: back to that,
-      // and no growth for a while.
-      rate_ = peak_;
-      grow_after_ns_ = now_ns + rate_growth_pause_ns;
+    if (remeasuring_) {
+      // Without the rate, until a sample finds the reader behind throughout: it then read as fast
+      // as it can (a reader that reads in bursts has spent its burst). A sample that hardly read
+      // is a stall, and says nothing. A reader that never falls behind is paced by the window
+      // alone, and catches up.
+      const std::uint64_t read =
+          (at - sample_at_) * 1'000'000'000ull / static_cast<std::uint64_t>(span);
+      if (behind && read >= rate_ / 2) {
+        rate_ = peak_ = read;
+        remeasuring_ = false;
+        remeasure_at_ns_ = now_ns + rate_remeasure_ns;
+        next_send_ns_ = now_ns;
+        catching_up_ = true;  // it has what the window let through unread
+        streak_ = 0;
+        streak_bytes_ = 0;
+        streak_ns_ = 0;
+      }
+      begin_sample(at, now_ns);
+      return;
     }
     if (behind) {
       streak_bytes_ += at - sample_at_;
@@ -350,11 +367,13 @@ class read_credit {
     }
     if (!behind && rate_ > 0 && rate_ < peak_) {
       rate_ = std::min(peak_, rate_ + rate_ / 4);  // back to the rate it last read at
-    } else if (!behind && rate_ > 0 && sample_waited_ == 0 && !catching_up_ &&
-               now_ns >= grow_after_ns_) {
-      rate_ += rate_ * static_cast<std::uint64_t>(span) / rate_growth_ns;
     }
     catching_up_ = behind;
+    if (rate_ > 0 && remeasure_at_ns_ == 0) {
+      remeasure_at_ns_ = now_ns + rate_remeasure_ns;
+    } else if (rate_ > 0 && now_ns >= remeasure_at_ns_) {
+      remeasuring_ = true;
+    }
     begin_sample(at, now_ns);
   }
 
@@ -382,7 +401,8 @@ class read_credit {
   std::uint64_t rate_ = 0;     // bytes per second the reader read while behind; 0: not known
   std::int64_t next_send_ns_ = 0;  // when the rate lets the next frame go
   std::uint64_t peak_ = 0;  // the rate it last read at while behind
-  std::int64_t grow_after_ns_ = 0;  // no growth before this (rate_growth_pause_ns)
+  std::int64_t remeasure_at_ns_ = 0;  // the next sample without the rate from this time on
+  bool remeasuring_ = false;          // this sample goes without the rate
   std::uint64_t streak_bytes_ = 0;  // read in the samples behind in a row,
   std::int64_t streak_ns_ = 0;      // over this long,
   std::uint32_t streak_ = 0;        // this many

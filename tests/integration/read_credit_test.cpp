@@ -357,7 +357,7 @@ TEST_CASE("read credit: a paced reader is handed four fifths of its rate, two fi
   CHECK(c.rate_room(cap, now) <= 1'000'000 * 4 / 5 * read_credit::rate_burst_ns / (1000 * ms));
 }
 
-TEST_CASE("read credit: three samples behind in a row set the rate; a stall only halves it; growth stops where the reader fell behind") {
+TEST_CASE("read credit: three samples behind in a row set the rate; a stall only halves it") {
   std::int64_t now = 0;
   read_credit c = paced_at_1_mb_per_s(now);
   rate_sample(c, now, 8000, sample_span, kept_up);
@@ -378,19 +378,36 @@ TEST_CASE("read credit: three samples behind in a row set the rate; a stall only
   CHECK(c.rate() == 375'000);
   for (int i = 0; i < 3; ++i) rate_sample(c, now, 2400, sample_span, kept_up);
   CHECK(c.rate() == 600'000);
-  // Then it grows by a sixteenth a second while nothing waits: a reader that became faster is
-  // found.
-  for (int i = 0; i < 125; ++i) rate_sample(c, now, 4000, sample_span, kept_up);  // 1 s
-  CHECK(c.rate() > 600'000 * 106 / 100);
-  CHECK(c.rate() < 600'000 * 107 / 100);
-  // Behind once at a rate grown past the one it last read at: back to that one, and no growth
-  // for rate_growth_pause_ns.
-  rate_sample(c, now, 4000, sample_span, behind);
-  CHECK(c.rate() == 600'000);
-  for (int i = 0; i < 120; ++i) rate_sample(c, now, 4000, sample_span, kept_up);  // 0.96 s
-  CHECK(c.rate() == 600'000);
+  // Keeping up at its rate changes nothing.
   for (int i = 0; i < 10; ++i) rate_sample(c, now, 4000, sample_span, kept_up);
-  CHECK(c.rate() > 600'000);
+  CHECK(c.rate() == 600'000);
+}
+
+TEST_CASE("read credit: every rate_remeasure_ns the rate is dropped until the reader is behind") {
+  std::int64_t now = 0;
+  read_credit c = paced_at_1_mb_per_s(now);
+  const std::int64_t measured_at = now;
+  // A reader that was late rather than slow when it was measured: it keeps up with all it is
+  // sent, 800 KB/s.
+  int samples = 0;
+  while (c.rate_room(cap, now) < cap) {
+    rate_sample(c, now, 6400, sample_span, kept_up);
+    REQUIRE(++samples < 600);
+  }
+  CHECK(now - measured_at >= read_credit::rate_remeasure_ns);
+  CHECK(now - measured_at < read_credit::rate_remeasure_ns + 2 * sample_span);
+  CHECK(c.rate() == 1'000'000);
+  CHECK(c.hold_ns(now) == 0);
+  // Without the rate, a sample that keeps up says nothing (the window alone paces), nor does one
+  // behind that hardly read (a stall): the rate stays dropped.
+  rate_sample(c, now, 32'000, sample_span, kept_up);
+  CHECK(c.rate_room(cap, now) == cap);
+  rate_sample(c, now, 100, sample_span, behind);
+  CHECK(c.rate_room(cap, now) == cap);
+  // Behind throughout, it read as fast as it can: 4 MB/s. That is its rate now.
+  rate_sample(c, now, 32'000, sample_span, behind);
+  CHECK(c.rate() == 4'000'000);
+  CHECK(c.rate_room(cap, now) < cap);
 }
 
 TEST_CASE("stream watch: 16 KiB of small frames within 16 ms, of two priorities, is probed") {
