@@ -304,7 +304,6 @@ class read_credit {
  private:
   bool paces() const noexcept { return active_ && mean_frame_bytes_ < large_frame_bytes; }
 
-
   void begin_sample(std::uint64_t at, std::int64_t now_ns) noexcept {
     sample_at_ = at;
     sample_ns_ = now_ns;
