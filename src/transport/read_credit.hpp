@@ -304,6 +304,11 @@ class read_credit {
  private:
   bool paces() const noexcept { return active_ && mean_frame_bytes_ < large_frame_bytes; }
 
+  void reset_streak() noexcept {
+    streak_ = 0;
+    streak_bytes_ = 0;
+    streak_ns_ = 0;
+  }
   void begin_sample(std::uint64_t at, std::int64_t now_ns) noexcept {
     sample_at_ = at;
     sample_ns_ = now_ns;
@@ -332,9 +337,7 @@ class read_credit {
         remeasure_at_ns_ = now_ns + rate_remeasure_ns;
         next_send_ns_ = now_ns;
         catching_up_ = true;  // it has what the window let through unread
-        streak_ = 0;
-        streak_bytes_ = 0;
-        streak_ns_ = 0;
+        reset_streak();
       }
       begin_sample(at, now_ns);
       return;
@@ -355,14 +358,10 @@ class read_credit {
           // latter in another streak; the former gets its rate back at once (below).
           rate_ = std::max(streak_read, rate_ / 2);
         }
-        streak_ = 0;
-        streak_bytes_ = 0;
-        streak_ns_ = 0;
+        reset_streak();
       }
     } else {
-      streak_ = 0;
-      streak_bytes_ = 0;
-      streak_ns_ = 0;
+      reset_streak();
     }
     if (!behind && rate_ > 0 && rate_ < peak_) {
       rate_ = std::min(peak_, rate_ + rate_ / 4);  // back to the rate it last read at

@@ -171,8 +171,9 @@ class connection final : public link,
     if (!pacing_) return cap;
     return pacing_->credit.rate_room(pacing_->credit.room(cap), steady_ns());
   }
+  // While pacing, a priority-0 frame goes past the window and the rate (read_credit.hpp).
   std::size_t critical_window() override {
-    if (!pacing_) return 0;
+    if (!pacing_ || !pacing_->credit.active()) return 0;
     return pressed_ ? pressed_send_high_water : send_high_water;
   }
 
