@@ -55,10 +55,11 @@
 // rate_remeasure_ns the rate is dropped until a sample finds the reader behind throughout, and
 // what it read then is the rate: so a reader measured too low (late rather than slow when
 // measured, or since become faster) is found, and one that is not slow at all catches up and is
-// not paced any more. A first pong after the probe that did not wait at all ends pacing there:
-// the reader was late, not slow. Priority-0 frames go past both the window and the rate
-// (link::critical_window()), and the hub wakes the transport for each (delivery.cpp), since a
-// paced session's queue is never empty.
+// not paced any more. Samples of a remeasure that hardly read halve the rate as streaks do, so a
+// reader that became much slower is found too. A first pong after the probe that did not wait at
+// all ends pacing there: the reader was late, not slow. Priority-0 frames go past both the window
+// and the rate (link::critical_window()), and the hub wakes the transport for each (delivery.cpp),
+// since a paced session's queue is never empty.
 //
 // It is off unless the host asks for it (server_options::pace_readers): a reader that reads fast
 // but is scheduled late makes pongs wait as a slow reader does, and a burst to it then goes out a
@@ -327,16 +328,25 @@ class read_credit {
     if (remeasuring_) {
       // Without the rate, until a sample finds the reader behind throughout: it then read as fast
       // as it can (a reader that reads in bursts has spent its burst). A sample that hardly read
-      // is a stall, and says nothing. A reader that never falls behind is paced by the window
-      // alone, and catches up.
+      // is a stall, or a reader much slower than it was: behind_samples of them in a row halve the
+      // rate, as outside a remeasure, and the streaks after it find the slower rate. A reader that
+      // never falls behind is paced by the window alone, and catches up.
       const std::uint64_t read =
           (at - sample_at_) * 1'000'000'000ull / static_cast<std::uint64_t>(span);
       if (behind && read >= rate_ / 2) {
         rate_ = peak_ = read;
-        remeasuring_ = false;
-        remeasure_at_ns_ = now_ns + rate_remeasure_ns;
-        next_send_ns_ = now_ns;
-        catching_up_ = true;  // it has what the window let through unread
+        end_remeasure(now_ns);
+      } else if (behind) {
+        streak_bytes_ += at - sample_at_;
+        streak_ns_ += span;
+        if (++streak_ >= behind_samples) {
+          const std::uint64_t streak_read =
+              streak_bytes_ * 1'000'000'000ull / static_cast<std::uint64_t>(streak_ns_);
+          // peak_ stays: a reader that only stalled gets it back once it keeps up (below).
+          rate_ = std::max(streak_read, rate_ / 2);
+          end_remeasure(now_ns);
+        }
+      } else {
         reset_streak();
       }
       begin_sample(at, now_ns);
@@ -371,8 +381,18 @@ class read_credit {
       remeasure_at_ns_ = now_ns + rate_remeasure_ns;
     } else if (rate_ > 0 && now_ns >= remeasure_at_ns_) {
       remeasuring_ = true;
+      reset_streak();
     }
     begin_sample(at, now_ns);
+  }
+  // A remeasure found a rate: paced by it again from now, after a sample at half of it (the
+  // reader has what the window let through unread).
+  void end_remeasure(std::int64_t now_ns) noexcept {
+    remeasuring_ = false;
+    remeasure_at_ns_ = now_ns + rate_remeasure_ns;
+    next_send_ns_ = now_ns;
+    catching_up_ = true;
+    reset_streak();
   }
 
   static void put(std::string& out, std::size_t at, std::uint64_t v) {

@@ -410,6 +410,52 @@ TEST_CASE("read credit: every rate_remeasure_ns the rate is dropped until the re
   CHECK(c.rate_room(cap, now) < cap);
 }
 
+TEST_CASE("read credit: a remeasure finds a reader that became much slower") {
+  std::int64_t now = 0;
+  read_credit c = paced_at_1_mb_per_s(now);
+  // Keeping up at 800 KB/s until the rate is dropped for a remeasure.
+  int samples = 0;
+  while (c.rate_room(cap, now) < cap) {
+    rate_sample(c, now, 6400, sample_span, kept_up);
+    REQUIRE(++samples < 600);
+  }
+  REQUIRE(c.rate() == 1'000'000);
+  // From now on it reads 200 KB/s, behind throughout. Two samples could be a stall: the rate
+  // stays dropped.
+  rate_sample(c, now, 1600, sample_span, behind);
+  rate_sample(c, now, 1600, sample_span, behind);
+  CHECK(c.rate_room(cap, now) == cap);
+  // A third halves it, and pacing by the rate resumes.
+  rate_sample(c, now, 1600, sample_span, behind);
+  CHECK(c.rate() == 500'000);
+  CHECK(c.rate_room(cap, now) < cap);
+  // Three more behind halve it again (it read under half of 500 KB/s); three after that read more
+  // than half of the rate: that is its rate.
+  for (int i = 0; i < 3; ++i) rate_sample(c, now, 1600, sample_span, behind);
+  CHECK(c.rate() == 250'000);
+  for (int i = 0; i < 3; ++i) rate_sample(c, now, 1600, sample_span, behind);
+  CHECK(c.rate() == 200'000);
+  // Keeping up at it, it stays there: the rate it last read at is 200 KB/s now.
+  for (int i = 0; i < 10; ++i) rate_sample(c, now, 1280, sample_span, kept_up);
+  CHECK(c.rate() == 200'000);
+}
+
+TEST_CASE("read credit: a stall during a remeasure costs the rate only until the reader keeps up") {
+  std::int64_t now = 0;
+  read_credit c = paced_at_1_mb_per_s(now);
+  int samples = 0;
+  while (c.rate_room(cap, now) < cap) {
+    rate_sample(c, now, 6400, sample_span, kept_up);
+    REQUIRE(++samples < 600);
+  }
+  // Descheduled for three samples: halved.
+  for (int i = 0; i < 3; ++i) rate_sample(c, now, 100, sample_span, behind);
+  CHECK(c.rate() == 500'000);
+  // Then it keeps up again: back to 1 MB/s, a quarter a sample.
+  for (int i = 0; i < 4; ++i) rate_sample(c, now, 4000, sample_span, kept_up);
+  CHECK(c.rate() == 1'000'000);
+}
+
 TEST_CASE("stream watch: 16 KiB of small frames within 16 ms, of two priorities, is probed") {
   std::int64_t clock = 5000;
   int reads = 0;
