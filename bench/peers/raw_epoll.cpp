@@ -11,6 +11,8 @@
 //     [--busy-us N]   an experiment, not a peer: spend N µs of CPU on each text message before
 //                     handling it, to measure what a slower reply costs a server on this machine
 //                     (bench/probe/compare-ack.sh, peer raw+N; docs/benchmarks.md)
+//     [--busy-after-us N]  the same work, spent after the turn's writes: the same CPU, but the
+//                     reply leaves first (peer raw-after+N)
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -167,7 +169,8 @@ struct room {
 
 class server {
  public:
-  server(int listen_fd, std::int64_t busy_ns) : listen_(listen_fd), busy_ns_(busy_ns) {
+  server(int listen_fd, std::int64_t busy_ns, std::int64_t busy_after_ns)
+      : listen_(listen_fd), busy_ns_(busy_ns), busy_after_ns_(busy_after_ns) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     add(listen_, EPOLLIN);
   }
@@ -187,6 +190,14 @@ class server {
         if (events[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_all(fd);
       }
       flush_dirty();
+      if (texts_ > 0 && busy_after_ns_ > 0) spin(busy_after_ns_ * texts_);
+      texts_ = 0;
+    }
+  }
+
+  static void spin(std::int64_t ns) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+    while (std::chrono::steady_clock::now() < until) {
     }
   }
 
@@ -380,11 +391,8 @@ class server {
   }
 
   void on_text(int fd, std::string_view json) {
-    if (busy_ns_ > 0) {
-      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(busy_ns_);
-      while (std::chrono::steady_clock::now() < until) {
-      }
-    }
+    if (busy_ns_ > 0) spin(busy_ns_);
+    ++texts_;
     const auto type = string_field(json, "type");
     const auto payload = payload_object(json);
     const auto room_id = string_field(payload, "roomId");
@@ -423,6 +431,8 @@ class server {
 
   int listen_;
   std::int64_t busy_ns_;
+  std::int64_t busy_after_ns_;
+  std::int64_t texts_ = 0;  // text messages read in this turn of the loop
   int epoll_;
   std::vector<conn> conns_;
   std::vector<int> dirty_;
@@ -434,9 +444,11 @@ class server {
 int main(int argc, char** argv) {
   int port = 0;
   std::int64_t busy_ns = 0;
+  std::int64_t busy_after_ns = 0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--busy-us") == 0) busy_ns = std::atoll(argv[++i]) * 1000;
+    else if (std::strcmp(argv[i], "--busy-after-us") == 0) busy_after_ns = std::atoll(argv[++i]) * 1000;
   }
   signal(SIGPIPE, SIG_IGN);
   rlimit limit{};
@@ -458,6 +470,6 @@ int main(int argc, char** argv) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::printf("listening on ws://127.0.0.1:%u/api/ws\n", static_cast<unsigned>(ntohs(addr.sin_port)));
   std::fflush(stdout);
-  server s(fd, busy_ns);
+  server s(fd, busy_ns, busy_after_ns);
   s.run();
 }
