@@ -135,6 +135,8 @@ struct hub::state final : broker::listener {
   room& create_room(std::string_view id, bool declared);
   void remove_room(room& r);
   static bool is_member(const session& s, const room& r);
+  // The room `id`, if the session is a member of it.
+  room* joined_room(const session& s, std::string_view id);
   static void add_member(session& s, room& r);
   void remove_membership(session& s, std::size_t i);
   bool leave(session& s, const room& r);

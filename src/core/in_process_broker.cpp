@@ -16,18 +16,24 @@ void in_process_broker::detach() {}
 
 std::int64_t in_process_broker::next_seq(std::string_view room_id) {
   probe_.assign(room_id);
+  const auto it = seqs_.try_emplace(probe_).first;
+  last_log_ = last_room_log{&it->first, &it->second};
+  return ++it->second.seq;
+}
+
+// Called right after next_seq() for the same room: that lookup is kept.
+in_process_broker::room_log* in_process_broker::find_log(std::string_view room_id) {
+  if (last_log_.log != nullptr && *last_log_.room_id == room_id) return last_log_.log;
+  probe_.assign(room_id);
   const auto it = seqs_.find(probe_);
-  if (it != seqs_.end()) return ++it->second.seq;
-  seqs_[probe_].seq = 1;
-  return 1;
+  return it == seqs_.end() ? nullptr : &it->second;
 }
 
 void in_process_broker::record(std::string_view room_id, std::int64_t seq, const frame_ptr& f) {
   if (history_cap_ == 0) return;
-  probe_.assign(room_id);
-  const auto it = seqs_.find(probe_);
-  if (it == seqs_.end() || it->second.seq != seq) return;  // not the room's latest: ignore
-  room_log& log = it->second;
+  room_log* found = find_log(room_id);
+  if (found == nullptr || found->seq != seq) return;  // not the room's latest: ignore
+  room_log& log = *found;
   if (f->text.size() > history_bytes_cap_) {  // too big to keep: the history now starts after it
     log.history.clear();
     log.bytes = 0;
@@ -65,6 +71,7 @@ void in_process_broker::recover(std::string_view room_id, std::int64_t since, re
 }
 
 void in_process_broker::room_removed(std::string_view room_id) {
+  last_log_ = last_room_log{};
   probe_.assign(room_id);
   seqs_.erase(probe_);
 }

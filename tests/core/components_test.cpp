@@ -153,6 +153,23 @@ TEST_CASE("dedup_store: recall, per-user cap, expiry") {
   d.remember("u", "a", ack, 200);
   CHECK(d.recall("u", "a", 299));
   CHECK_FALSE(d.recall("u", "a", 300));
+
+  // A user whose memory expire() gave back is found afresh (the store keeps the user it found
+  // last), and so is one after another user.
+  d.expire(400);
+  CHECK(d.users() == 0);
+  CHECK_FALSE(d.recall("u", "a", 400));
+  d.remember("u", "e", ack, 400);
+  d.remember("v", "e", ack, 401);
+  CHECK(d.recall("u", "e", 402));
+  CHECK(d.size("u") == 1);
+  CHECK(d.size("v") == 1);
+  // A store moved into another keeps what it remembered.
+  core::dedup_store moved(3, 100);
+  moved = std::move(d);
+  CHECK(moved.recall("u", "e", 403));
+  moved.remember("u", "f", ack, 404);
+  CHECK(moved.size("u") == 2);
 }
 
 // The store against the plainest model of §6's rule: per user, a list of (id, expiry, ack) in
@@ -322,6 +339,39 @@ TEST_CASE("in_process_broker: seqs, tasks, deferred assignments") {
   REQUIRE(pending.size() == 1);
   CHECK(pending[0] == f3);
   CHECK(b.take_deferred("bob").empty());
+}
+
+// record() follows next_seq() for the same room on the hot path, and reuses its lookup: it must
+// still find the right room when it does not, and nothing of a removed one.
+TEST_CASE("in_process_broker: the history is kept per room, whatever the order of the calls") {
+  core::in_process_broker b;
+  null_listener l;
+  core::hub_options o;
+  o.room_history = 8;
+  o.room_history_bytes = 1 << 20;
+  b.attach(l, o);
+  const auto history = [&b](std::string_view room, std::int64_t since) {
+    std::vector<std::string> texts;
+    b.recover(room, since, [&texts](core::recovery r) {
+      for (const auto& f : r.frames) texts.push_back(f->text);
+    });
+    return texts;
+  };
+  const std::int64_t r1 = b.next_seq("r");
+  const std::int64_t s1 = b.next_seq("s");
+  b.record("r", r1, make("r1", proto::priority::normal));  // not the last next_seq's room
+  b.record("s", s1, make("s1", proto::priority::normal));
+  const std::int64_t r2 = b.next_seq("r");
+  b.record("r", r2, make("r2", proto::priority::normal));
+  b.record("s", 7, make("s7", proto::priority::normal));  // not the room's latest: ignored
+  CHECK(history("r", 0) == std::vector<std::string>{"r1", "r2"});
+  CHECK(history("s", 0) == std::vector<std::string>{"s1"});
+  // A removed room forgets its history, also when it was the last one sequenced.
+  const std::int64_t s2 = b.next_seq("s");
+  b.room_removed("s");
+  b.record("s", s2, make("s2", proto::priority::normal));
+  CHECK(history("s", 0).empty());
+  CHECK(b.next_seq("s") == 1);
 }
 
 TEST_CASE("frame: the transport's prepared form is made once and shared by every sender") {

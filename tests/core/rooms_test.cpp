@@ -136,6 +136,39 @@ TEST_CASE("task: and system: rooms exist implicitly, but may_join still applies"
   expect_ack(t.pop_one(ops), "j3");
 }
 
+// A session in a few rooms finds the room of a chat message among its memberships, one in more
+// in the map of every room (rules.cpp, joined_room): the answers are the same.
+TEST_CASE("chat: a session in few or many rooms is answered alike") {
+  core::hub_policies p;
+  p.declared_rooms = std::set<std::string, std::less<>>{"general"};
+  hub_test t(unlimited(), p);
+  const auto a = t.open("alice");
+  const auto b = t.open("bob");
+  t.join(b, "elsewhere");
+  for (int rooms = 1; rooms <= 6; ++rooms) {
+    INFO(rooms << " rooms");
+    const std::string room = "r" + std::to_string(rooms);
+    t.join(a, room);
+    const std::string n = std::to_string(rooms);
+    CHECK(chat_seq(t, a, room, "c" + n) == 1);
+    CHECK(chat_seq(t, a, "r1", "d" + n) == rooms + 1);
+    t.send(a, chat_req("elsewhere", "x", "e" + n));  // exists, not a member
+    expect_error(t.pop_one(a), "4004");
+    t.send(a, chat_req("general", "x", "g" + n));  // declared, not a member
+    expect_error(t.pop_one(a), "4004");
+    t.send(a, chat_req("task:1", "x", "t" + n));  // implicit, not a member
+    expect_error(t.pop_one(a), "4004");
+    t.send(a, chat_req("nowhere", "x", "n" + n));
+    expect_error(t.pop_one(a), "4003");
+  }
+  // Leaving one of many: it is not found any more.
+  t.send(a, leave_req("r3", "l1"));
+  expect_ack(t.pop_one(a), "l1");
+  t.send(a, chat_req("r3", "x", "after"));
+  expect_error(t.pop_one(a), "4003");  // its last member left: the room is gone
+  CHECK(chat_seq(t, a, "r6", "c6b") == 2);
+}
+
 TEST_CASE("membership bookkeeping survives many sessions joining and leaving in any order") {
   hub_test t(unlimited());
   std::vector<core::session_id> ids;

@@ -174,6 +174,8 @@ class broker {
 class in_process_broker final : public broker {
  public:
   in_process_broker() = default;
+  in_process_broker(const in_process_broker&) = delete;  // it keeps pointers into its maps
+  in_process_broker& operator=(const in_process_broker&) = delete;
 
   void attach(listener& hub, const hub_options& options) override;
   void detach() override;
@@ -214,6 +216,8 @@ class in_process_broker final : public broker {
     std::size_t bytes = 0;
   };
 
+  room_log* find_log(std::string_view room_id);
+
   std::size_t deferred_cap_ = 1000;
   std::size_t history_cap_ = 0;
   std::size_t history_bytes_cap_ = 0;
@@ -222,6 +226,13 @@ class in_process_broker final : public broker {
   std::unordered_map<std::string, ring<deferred_task>> deferred_;
   dedup_store dedup_;
   std::string probe_;  // lookup key, reused so that a lookup does not allocate
+  // The room next_seq() found last, for record() right after it: its key and log in seqs_ (nodes
+  // stay put until room_removed() erases one).
+  struct last_room_log {
+    const std::string* room_id = nullptr;
+    room_log* log = nullptr;
+  };
+  last_room_log last_log_;
 };
 
 }  // namespace roomwire::core

@@ -49,8 +49,7 @@ class dedup_store {
   void remember(std::string_view user_id, std::string_view message_id,
                 const protocol::message_received& ack, std::int64_t now_ms) {
     if (capacity_ == 0 || ttl_ms_ <= 0) return;
-    probe_.assign(user_id);
-    window& w = users_[probe_];
+    window& w = find_or_add(user_id);
     expire_front(w, now_ms);
     probe_.assign(message_id);
     auto [it, inserted] = w.by_id.try_emplace(probe_);
@@ -73,6 +72,7 @@ class dedup_store {
   // and moved that user behind the resume point. Nothing expired is recalled in between: recall
   // and remember first forget the user's own expired entries.
   void expire(std::int64_t now_ms) {
+    last_ = last_found{};  // it may go
     const std::int64_t since_last =
         last_expire_ms_ ? std::max<std::int64_t>(0, now_ms - *last_expire_ms_) : 0;
     last_expire_ms_ = now_ms;
@@ -123,10 +123,22 @@ class dedup_store {
     return std::max(sweep_min_users, static_cast<std::size_t>(share));
   }
 
+  // The user's window, if any. The last one found is kept: remember() follows recall() for the
+  // same user, and a lookup in a map of every user is a cache miss or two on a busy server.
   window* find(std::string_view user_id) {
+    if (last_.w != nullptr && *last_.user == user_id) return last_.w;
     probe_.assign(user_id);
     const auto it = users_.find(probe_);
-    return it == users_.end() ? nullptr : &it->second;
+    if (it == users_.end()) return nullptr;
+    last_ = last_found{&it->first, &it->second};
+    return last_.w;
+  }
+  window& find_or_add(std::string_view user_id) {
+    if (window* w = find(user_id)) return *w;
+    probe_.assign(user_id);
+    const auto it = users_.try_emplace(probe_).first;
+    last_ = last_found{&it->first, &it->second};
+    return *last_.w;
   }
   static void expire_front(window& w, std::int64_t now_ms) {
     while (!w.order.empty() && w.order.front().expires_at <= now_ms) forget_oldest(w);
@@ -145,6 +157,21 @@ class dedup_store {
   std::size_t pass_users_ = 0;                  // users there were when this pass began
   std::optional<std::int64_t> last_expire_ms_;  // the now_ms of the previous expire()
   std::string probe_;  // lookup key, reused so that a lookup does not allocate
+  // The user find() found last: its key and window in users_ (nodes stay put until erased,
+  // which only expire() does). A moved-from store forgets it, since the nodes moved.
+  struct last_found {
+    const std::string* user = nullptr;
+    window* w = nullptr;
+    last_found() = default;
+    last_found(const std::string* u, window* found) : user(u), w(found) {}
+    last_found(last_found&& o) noexcept : user(o.user), w(std::exchange(o.w, nullptr)) {}
+    last_found& operator=(last_found&& o) noexcept {
+      user = o.user;
+      w = std::exchange(o.w, nullptr);
+      return *this;
+    }
+  };
+  last_found last_;
 };
 
 }  // namespace roomwire::core
