@@ -304,6 +304,16 @@ constexpr std::int64_t sample_span = read_credit::rate_sample_ns;
 constexpr std::int64_t kept_up = ms / 10;  // a pong that waited for nothing
 constexpr std::int64_t behind = 3 * ms;    // one that waited behind unread bytes
 
+// Samples of a reader keeping up at 800 KB/s until the rate is dropped for a remeasure (the rate
+// lets a whole cap through).
+void keep_up_until_remeasure(read_credit& c, std::int64_t& now) {
+  int samples = 0;
+  while (c.rate_room(cap, now) < cap) {
+    rate_sample(c, now, 6400, sample_span, kept_up);
+    REQUIRE(++samples < 600);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("read credit: the rate is what the reader read between the probe and the drain") {
@@ -389,17 +399,13 @@ TEST_CASE("read credit: every rate_remeasure_ns the rate is dropped until the re
   const std::int64_t measured_at = now;
   // A reader that was late rather than slow when it was measured: it keeps up with all it is
   // sent, 800 KB/s.
-  int samples = 0;
-  while (c.rate_room(cap, now) < cap) {
-    rate_sample(c, now, 6400, sample_span, kept_up);
-    REQUIRE(++samples < 600);
-  }
+  keep_up_until_remeasure(c, now);
   CHECK(now - measured_at >= read_credit::rate_remeasure_ns);
   CHECK(now - measured_at < read_credit::rate_remeasure_ns + 2 * sample_span);
   CHECK(c.rate() == 1'000'000);
   CHECK(c.hold_ns(now) == 0);
   // Without the rate, a sample that keeps up says nothing (the window alone paces), nor does one
-  // behind that hardly read (a stall): the rate stays dropped.
+  // behind that hardly read (a stall, unless three in a row: below): the rate stays dropped.
   rate_sample(c, now, 32'000, sample_span, kept_up);
   CHECK(c.rate_room(cap, now) == cap);
   rate_sample(c, now, 100, sample_span, behind);
@@ -413,12 +419,7 @@ TEST_CASE("read credit: every rate_remeasure_ns the rate is dropped until the re
 TEST_CASE("read credit: a remeasure finds a reader that became much slower") {
   std::int64_t now = 0;
   read_credit c = paced_at_1_mb_per_s(now);
-  // Keeping up at 800 KB/s until the rate is dropped for a remeasure.
-  int samples = 0;
-  while (c.rate_room(cap, now) < cap) {
-    rate_sample(c, now, 6400, sample_span, kept_up);
-    REQUIRE(++samples < 600);
-  }
+  keep_up_until_remeasure(c, now);
   REQUIRE(c.rate() == 1'000'000);
   // From now on it reads 200 KB/s, behind throughout. Two samples could be a stall: the rate
   // stays dropped.
@@ -443,11 +444,7 @@ TEST_CASE("read credit: a remeasure finds a reader that became much slower") {
 TEST_CASE("read credit: a stall during a remeasure costs the rate only until the reader keeps up") {
   std::int64_t now = 0;
   read_credit c = paced_at_1_mb_per_s(now);
-  int samples = 0;
-  while (c.rate_room(cap, now) < cap) {
-    rate_sample(c, now, 6400, sample_span, kept_up);
-    REQUIRE(++samples < 600);
-  }
+  keep_up_until_remeasure(c, now);
   // Descheduled for three samples: halved.
   for (int i = 0; i < 3; ++i) rate_sample(c, now, 100, sample_span, behind);
   CHECK(c.rate() == 500'000);
