@@ -13,6 +13,8 @@
 //                     (bench/probe/compare-ack.sh, peer raw+N; docs/benchmarks.md)
 //     [--busy-after-us N]  the same work, spent after the turn's writes: the same CPU, but the
 //                     reply leaves first (peer raw-after+N)
+//     [--rearm]       re-register each connection with epoll_ctl after each read, as Asio 1.22
+//                     does for every wait: what that system call costs (peer raw-rearm)
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -169,8 +171,8 @@ struct room {
 
 class server {
  public:
-  server(int listen_fd, std::int64_t busy_ns, std::int64_t busy_after_ns)
-      : listen_(listen_fd), busy_ns_(busy_ns), busy_after_ns_(busy_after_ns) {
+  server(int listen_fd, std::int64_t busy_ns, std::int64_t busy_after_ns, bool rearm)
+      : listen_(listen_fd), busy_ns_(busy_ns), busy_after_ns_(busy_after_ns), rearm_(rearm) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     add(listen_, EPOLLIN);
   }
@@ -187,7 +189,15 @@ class server {
         }
         if (fd >= static_cast<int>(conns_.size()) || conns_[fd].fd < 0) continue;
         if (events[k].events & EPOLLOUT) flush(fd);
-        if (events[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_all(fd);
+        if (events[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+          read_all(fd);
+          if (rearm_ && fd < static_cast<int>(conns_.size()) && conns_[fd].fd >= 0) {
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.fd = fd;
+            epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev);
+          }
+        }
       }
       flush_dirty();
       if (texts_ > 0 && busy_after_ns_ > 0) spin(busy_after_ns_ * texts_);
@@ -432,6 +442,7 @@ class server {
   int listen_;
   std::int64_t busy_ns_;
   std::int64_t busy_after_ns_;
+  bool rearm_;
   std::int64_t texts_ = 0;  // text messages read in this turn of the loop
   int epoll_;
   std::vector<conn> conns_;
@@ -445,6 +456,8 @@ int main(int argc, char** argv) {
   int port = 0;
   std::int64_t busy_ns = 0;
   std::int64_t busy_after_ns = 0;
+  bool rearm = false;
+  for (int i = 1; i < argc; ++i) rearm = rearm || std::strcmp(argv[i], "--rearm") == 0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--busy-us") == 0) busy_ns = std::atoll(argv[++i]) * 1000;
@@ -470,6 +483,6 @@ int main(int argc, char** argv) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::printf("listening on ws://127.0.0.1:%u/api/ws\n", static_cast<unsigned>(ntohs(addr.sin_port)));
   std::fflush(stdout);
-  server s(fd, busy_ns, busy_after_ns);
+  server s(fd, busy_ns, busy_after_ns, rearm);
   s.run();
 }

@@ -14,6 +14,8 @@
 #   raw+N               the raw peer spending N µs of CPU on each message before it replies
 #                       (--busy-us N): what a slower reply costs a server on this machine
 #   raw-after+N         the same N µs spent after the reply has been written (--busy-after-us N)
+#   raw-rearm           the raw peer re-registering each connection with epoll_ctl after each read,
+#                       as Asio does for every wait (--rearm)
 # Prints, per peer, the median µs of server CPU per acknowledgement with its range, the median of
 # its per-repetition ratios to the first PEER with their range, and the median count of interrupts
 # one CPU sent the other per acknowledgement (system-wide; on this VM a wake-up of a sleeping vCPU
@@ -40,7 +42,7 @@ done
 [ $# -ge 1 ] || { echo "usage: $usage" >&2; exit 2; }
 for peer in "$@"; do
   case $peer in
-    roomwire | own-loop | own-loop-prefault | own-loop-lean | raw | node-ws) ;;
+    roomwire | own-loop | own-loop-prefault | own-loop-lean | raw | raw-rearm | node-ws) ;;
     raw+* | raw-after+*) case ${peer#raw*+} in '' | *[!0-9]*)
         echo "raw+N and raw-after+N take a whole number of µs: $peer" >&2; exit 2 ;; esac ;;
     *) echo "unknown peer $peer; usage: $usage" >&2; exit 2 ;;
@@ -64,6 +66,7 @@ server_cmd() {
     own-loop-prefault) echo "$own --prefault-mib 512" ;;
     own-loop-lean) echo "$own --room-history 0 --dedup-entries 1" ;;
     raw) echo "$build/bench/peers/roomwire_peer_raw --port 0" ;;
+    raw-rearm) echo "$build/bench/peers/roomwire_peer_raw --port 0 --rearm" ;;
     raw+*) echo "$build/bench/peers/roomwire_peer_raw --port 0 --busy-us ${1#raw+}" ;;
     raw-after+*) echo "$build/bench/peers/roomwire_peer_raw --port 0 --busy-after-us ${1#raw-after+}" ;;
     node-ws) echo "node bench/peers/ws_server.js --port 0" ;;
