@@ -184,6 +184,11 @@ class read_credit {
     return static_cast<std::size_t>(std::min<std::uint64_t>(cap, window() - unread));
   }
   bool exhausted() const noexcept { return room(1) == 0; }
+  // What the hub may hand over at `now_ns`, at most `cap`: the window's room, cut to what the rate
+  // lets go (what a transport's pump asks).
+  std::size_t allowance(std::size_t cap, std::int64_t now_ns) noexcept {
+    return rate_room(room(cap), now_ns);
+  }
 
   // The connection was handed small frames fast (stream_watch): put a probe behind them, unless
   // one is still unanswered.

@@ -223,8 +223,7 @@ class ws_link final : public link, public std::enable_shared_from_this<ws_link<C
   // what the reader has not read.
   std::size_t paced(std::size_t window) {
     if (credit_ && window > 0) {
-      window_ = std::min(window,
-                         buffered() + credit_->rate_room(credit_->room(window), steady_ns()));
+      window_ = std::min(window, buffered() + credit_->allowance(window, steady_ns()));
     }
     return window_;
   }

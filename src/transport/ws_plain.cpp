@@ -167,14 +167,11 @@ class connection final : public link,
 
   std::size_t buffered() const override { return unsent_; }
   std::size_t send_window() override {
-    const std::size_t cap = pressed_ ? pressed_send_high_water : send_high_water;
-    if (!pacing_) return cap;
-    return pacing_->credit.rate_room(pacing_->credit.room(cap), steady_ns());
+    return pacing_ ? pacing_->credit.allowance(high_water(), steady_ns()) : high_water();
   }
   // While pacing, a priority-0 frame goes past the window and the rate (read_credit.hpp).
   std::size_t critical_window() override {
-    if (!pacing_ || !pacing_->credit.active()) return 0;
-    return pressed_ ? pressed_send_high_water : send_high_water;
+    return pacing_ && pacing_->credit.active() ? high_water() : 0;
   }
 
   void send(const core::frame& f) override {
@@ -486,6 +483,8 @@ class connection final : public link,
   }
 
   bool paced_out() const { return pacing_ && pacing_->credit.exhausted(); }
+  // How much the connection may hold: less once the kernel has held its limit (pressed_).
+  std::size_t high_water() const { return pressed_ ? pressed_send_high_water : send_high_water; }
   bool held() const { return pacing_ && pacing_->credit.hold_ns(steady_ns()) > 0; }
 
   // Held back by the reader's rate: pump again once it lets frames go.
