@@ -54,7 +54,9 @@ run_ack_under_perf() {
   trap 'rm -rf "$out"' EXIT
   # The load generator starts the server through this wrapper, which starts perf on it once the
   # connections are up and the step is under way (the load connects, warms up 1 s, then steps).
-  # The wrapper returns only once perf has finished too (the last `wait`).
+  # The wrapper returns only once perf has finished too (the last `wait`). perf counts for WINDOW
+  # seconds from when it has attached; attaching to all of the syscalls tracepoints took 14 s on
+  # 2026-12-03, hence the step's 30 s to spare.
   cat >"$out/wrap.sh" <<WRAP
 #!/bin/sh
 "\$@" &
@@ -66,7 +68,7 @@ wait
 WRAP
   chmod +x "$out/wrap.sh"
   "$build/bench/suite/roomwire_bench_load" --scenario ack --connections "$connections" \
-    --rates "$rate" --step-s $((window + 5)) --tag count -- "$out/wrap.sh" "$@" >"$out/log" 2>&1 || {
+    --rates "$rate" --step-s $((window + 30)) --tag count -- "$out/wrap.sh" "$@" >"$out/log" 2>&1 || {
     cat "$out/log" >&2
     exit 1
   }
