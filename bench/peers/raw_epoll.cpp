@@ -15,6 +15,10 @@
 //                     reply leaves first (peer raw-after+N)
 //     [--rearm]       re-register each connection with epoll_ctl after each read, as Asio 1.22
 //                     does for every wait: what that system call costs (peer raw-rearm)
+//     [--touch-kib K] on each text message, read and write K KiB of state kept for its
+//                     connection, as 4*K objects of 256 bytes in as many arrays (one per kind of
+//                     object, indexed by connection): what a larger state per connection costs
+//                     once many connections have pushed it out of the caches (peer raw-touch+K)
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -171,8 +175,10 @@ struct room {
 
 class server {
  public:
-  server(int listen_fd, std::int64_t busy_ns, std::int64_t busy_after_ns, bool rearm)
-      : listen_(listen_fd), busy_ns_(busy_ns), busy_after_ns_(busy_after_ns), rearm_(rearm) {
+  server(int listen_fd, std::int64_t busy_ns, std::int64_t busy_after_ns, bool rearm,
+         int touch_kib)
+      : listen_(listen_fd), busy_ns_(busy_ns), busy_after_ns_(busy_after_ns), rearm_(rearm),
+        touch_(static_cast<std::size_t>(touch_kib) * 4) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     add(listen_, EPOLLIN);
   }
@@ -400,8 +406,28 @@ class server {
     write(fd, server_frame(0x1, text));
   }
 
+  // One object of each kind for connection `fd`, every cache line of it read and written. The
+  // arrays grow with the highest descriptor; a kind's objects of neighbouring connections are
+  // neighbours, as a server's allocations of one kind tend to be. Each line's address depends on
+  // the value read from the line before (always 0, which the compiler cannot know), so the loads
+  // wait for each other, as a server's walk from a socket to its connection, session and room
+  // does: the pessimistic price, with no overlap of misses.
+  void touch(int fd) {
+    const std::size_t index = static_cast<std::size_t>(fd);
+    std::uint64_t chain = 0;
+    for (auto& kind : touch_) {
+      if (kind.size() < (index + 1) * object_words) kind.resize((index + 1) * object_words * 2);
+      for (std::size_t line = 0; line < object_words; line += 8) {
+        std::uint64_t* at = &kind[index * object_words + line + chain];
+        chain = at[0] & zero_;  // word 0 of each line stays 0
+        ++at[1];
+      }
+    }
+  }
+
   void on_text(int fd, std::string_view json) {
     if (busy_ns_ > 0) spin(busy_ns_);
+    if (!touch_.empty()) touch(fd);
     ++texts_;
     const auto type = string_field(json, "type");
     const auto payload = payload_object(json);
@@ -443,6 +469,9 @@ class server {
   std::int64_t busy_ns_;
   std::int64_t busy_after_ns_;
   bool rearm_;
+  static constexpr std::size_t object_words = 32;  // 256 bytes, four cache lines
+  std::vector<std::vector<std::uint64_t>> touch_;  // --touch-kib: one array per kind of object
+  std::uint64_t zero_ = 0;  // a mask of 0 the compiler cannot see through (touch())
   std::int64_t texts_ = 0;  // text messages read in this turn of the loop
   int epoll_;
   std::vector<conn> conns_;
@@ -457,11 +486,13 @@ int main(int argc, char** argv) {
   std::int64_t busy_ns = 0;
   std::int64_t busy_after_ns = 0;
   bool rearm = false;
+  int touch_kib = 0;
   for (int i = 1; i < argc; ++i) rearm = rearm || std::strcmp(argv[i], "--rearm") == 0;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--busy-us") == 0) busy_ns = std::atoll(argv[++i]) * 1000;
     else if (std::strcmp(argv[i], "--busy-after-us") == 0) busy_after_ns = std::atoll(argv[++i]) * 1000;
+    else if (std::strcmp(argv[i], "--touch-kib") == 0) touch_kib = std::atoi(argv[++i]);
   }
   signal(SIGPIPE, SIG_IGN);
   rlimit limit{};
@@ -483,6 +514,6 @@ int main(int argc, char** argv) {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::printf("listening on ws://127.0.0.1:%u/api/ws\n", static_cast<unsigned>(ntohs(addr.sin_port)));
   std::fflush(stdout);
-  server s(fd, busy_ns, busy_after_ns, rearm);
+  server s(fd, busy_ns, busy_after_ns, rearm, touch_kib);
   s.run();
 }

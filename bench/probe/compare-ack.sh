@@ -16,6 +16,8 @@
 #   raw-after+N         the same N µs spent after the reply has been written (--busy-after-us N)
 #   raw-rearm           the raw peer re-registering each connection with epoll_ctl after each read,
 #                       as Asio does for every wait (--rearm)
+#   raw-touch+K         the raw peer reading and writing K KiB of per-connection state on each
+#                       message, spread over 4*K arrays (--touch-kib K)
 # Prints, per peer, the median µs of server CPU per acknowledgement with its range, the median of
 # its per-repetition ratios to the first PEER with their range, and the median count of interrupts
 # one CPU sent the other per acknowledgement (system-wide; on this VM a wake-up of a sleeping vCPU
@@ -43,8 +45,8 @@ done
 for peer in "$@"; do
   case $peer in
     roomwire | own-loop | own-loop-prefault | own-loop-lean | raw | raw-rearm | node-ws) ;;
-    raw+* | raw-after+*) case ${peer#raw*+} in '' | *[!0-9]*)
-        echo "raw+N and raw-after+N take a whole number of µs: $peer" >&2; exit 2 ;; esac ;;
+    raw+* | raw-after+* | raw-touch+*) case ${peer#raw*+} in '' | *[!0-9]*)
+        echo "raw+N, raw-after+N (µs) and raw-touch+K (KiB) take a whole number: $peer" >&2; exit 2 ;; esac ;;
     *) echo "unknown peer $peer; usage: $usage" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +71,7 @@ server_cmd() {
     raw-rearm) echo "$build/bench/peers/roomwire_peer_raw --port 0 --rearm" ;;
     raw+*) echo "$build/bench/peers/roomwire_peer_raw --port 0 --busy-us ${1#raw+}" ;;
     raw-after+*) echo "$build/bench/peers/roomwire_peer_raw --port 0 --busy-after-us ${1#raw-after+}" ;;
+    raw-touch+*) echo "$build/bench/peers/roomwire_peer_raw --port 0 --touch-kib ${1#raw-touch+}" ;;
     node-ws) echo "node bench/peers/ws_server.js --port 0" ;;
   esac
 }
