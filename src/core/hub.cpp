@@ -196,19 +196,27 @@ std::int64_t hub::next_deadline_ms() const {
 
 void hub::count_handshake_failure() { ++state_->counters.handshake_failures; }
 
+frame_ptr hub::pop(session_id session) {
+  state& st = *state_;
+  state::session* s = st.find_session(session);
+  if (s == nullptr) return nullptr;
+  frame_ptr f = s->queue.pop();
+  if (f) {
+    st.count_popped(*f);
+    return f;
+  }
+  st.maybe_finish(*s);
+  return nullptr;
+}
+
 frame_ptr hub::pop(session_id session, protocol::priority lowest) {
+  if (lowest == protocol::priority::background) return pop(session);
   state& st = *state_;
   state::session* s = st.find_session(session);
   if (s == nullptr) return nullptr;
   frame_ptr f = s->queue.pop(lowest);
-  if (f) {
-    st.queue_bytes -= f->text.size();
-    ++st.counters.messages_out;
-    st.out_tally.bump(f->type, f->priority);
-    return f;
-  }
-  if (lowest == protocol::priority::background) st.maybe_finish(*s);
-  return nullptr;
+  if (f) st.count_popped(*f);
+  return f;
 }
 
 void hub::set_backlog(session_id session, std::size_t bytes) {

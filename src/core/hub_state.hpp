@@ -147,6 +147,12 @@ struct hub::state final : broker::listener {
   void count_drop(const frame& f);
   void close_session(session& s, protocol::close_code code, std::string_view reason);
   void maybe_finish(session& s);
+  // A frame the transport took from a session's queue.
+  void count_popped(const frame& f) {
+    queue_bytes -= f.text.size();
+    ++counters.messages_out;
+    out_tally.bump(f.type, f.priority);
+  }
   void finish_drain_if_flushed();
   void close_after_flush(session& s, protocol::close_code code);
   std::size_t deliver_to(const audience& to, const frame_ptr& f, session* except, bool publish);

@@ -95,6 +95,22 @@ TEST_CASE("outbound_queue: priority order, byte count, shedding and drain drops"
   CHECK(q.bytes() == 0);
 }
 
+TEST_CASE("outbound_queue: pop(lowest) takes only that priority or a more urgent one") {
+  core::outbound_queue q;
+  q.push(make("normal", proto::priority::normal));
+  q.push(make("background", proto::priority::background));
+  CHECK(q.pop(proto::priority::critical) == nullptr);  // nothing urgent enough: both stay
+  CHECK(q.size() == 2);
+  q.push(make("critical", proto::priority::critical));
+  CHECK(q.pop(proto::priority::critical)->text == "critical");
+  CHECK(q.pop(proto::priority::high) == nullptr);
+  CHECK(q.pop(proto::priority::normal)->text == "normal");
+  // A value past the last priority is taken as the last one, not read past the lanes.
+  CHECK(q.pop(static_cast<proto::priority>(200))->text == "background");
+  CHECK(q.pop(proto::priority::background) == nullptr);
+  CHECK(q.bytes() == 0);
+}
+
 TEST_CASE("rate_limiter: refill, burst cap, retryAfterMs and abuse windows") {
   core::rate_limiter r(4, 2, 3, 1000);  // 4/s, burst 2, 3 windows
   CHECK(r.offer(1000).allowed);

@@ -64,6 +64,20 @@ TEST_CASE("drain: draining to everyone, low priorities dropped, all closed 1001 
   CHECK(t.hub->drained());
 }
 
+TEST_CASE("while draining, a pop of priority 0 only never closes the session; a full pop does") {
+  hub_test t;
+  const auto a = t.member("alice", "lobby");
+  t.hub->drain();
+  // The transport's pacing takes only priority 0 from a reader it holds back.
+  const core::frame_ptr f = t.hub->pop(a, proto::priority::critical);
+  REQUIRE(f != nullptr);
+  expect_draining(read(f));
+  CHECK(t.hub->pop(a, proto::priority::critical) == nullptr);
+  CHECK(t.transport.closes.empty());  // flushed of priority 0, not necessarily of the rest
+  CHECK(t.hub->pop(a, proto::priority::background) == nullptr);  // the same as pop(a)
+  CHECK(t.transport.close_of(a).code == proto::close_code::going_away);
+}
+
 TEST_CASE("while draining, requests are served until every session is flushed: a member flushed early still gets a message accepted later") {
   hub_test t;
   const auto a = t.member("alice", "lobby");

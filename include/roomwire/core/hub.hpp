@@ -129,10 +129,10 @@ class hub {
   // A session that is to be closed once flushed (drain, or the 11th invalid message in a row)
   // is closed when pop() finds its queue empty and its backlog is 0 (or when set_backlog(0)
   // says so): transport::close() may therefore be called from inside pop() and set_backlog().
-  // With `lowest`, only a frame of that priority or a more urgent one (the transport's pacing
-  // lets priority 0 overtake what it holds back); the session is then never closed.
-  frame_ptr pop(session_id session,
-                protocol::priority lowest = protocol::priority::background);
+  frame_ptr pop(session_id session);
+  // Only a frame of priority `lowest` or a more urgent one (the transport's pacing lets priority 0
+  // overtake what it holds back). Unless `lowest` is background, the session is never closed.
+  frame_ptr pop(session_id session, protocol::priority lowest);
   // Bytes the transport holds for the session but has not yet written to the operating system
   // (its own send queue). They count towards the session's queue limits.
   void set_backlog(session_id session, std::size_t bytes);
