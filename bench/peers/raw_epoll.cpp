@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -492,7 +493,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--busy-us") == 0) busy_ns = std::atoll(argv[++i]) * 1000;
     else if (std::strcmp(argv[i], "--busy-after-us") == 0) busy_after_ns = std::atoll(argv[++i]) * 1000;
-    else if (std::strcmp(argv[i], "--touch-kib") == 0) touch_kib = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--touch-kib") == 0) touch_kib = std::max(0, std::atoi(argv[++i]));
   }
   signal(SIGPIPE, SIG_IGN);
   rlimit limit{};
