@@ -127,6 +127,7 @@ void hub::closed(session_id session, protocol::close_code code) {
   }
   st.queue_bytes -= s->queue.bytes();
   st.backlog_bytes -= s->backlog;
+  if (st.last_session == s) st.last_session = nullptr;
   st.sessions.erase(session);
   st.finish_drain_if_flushed();  // it may have been the last one with something to write
 }

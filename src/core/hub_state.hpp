@@ -112,9 +112,16 @@ struct hub::state final : broker::listener {
   state& operator=(const state&) = delete;
 
   // ---- lookups (hub.cpp) ---------------------------------------------------------------
+  // The session found last is kept: the transport's pump asks for the same one three times and
+  // more in a row (each pop, the last one that finds nothing, set_backlog), and a lookup in the
+  // map of every session is a cache miss or two per recipient of a fan-out. hub::closed()
+  // forgets it before erasing the session.
   session* find_session(session_id id) const {
+    if (last_session != nullptr && last_session->id == id) return last_session;
     const auto it = sessions.find(id);
-    return it == sessions.end() ? nullptr : it->second.get();
+    if (it == sessions.end()) return nullptr;
+    last_session = it->second.get();
+    return last_session;
   }
   room* find_room(std::string_view id) {
     probe.assign(id);
@@ -226,6 +233,7 @@ struct hub::state final : broker::listener {
   std::shared_ptr<broker> brk;
 
   std::unordered_map<session_id, std::unique_ptr<session>> sessions;
+  mutable session* last_session = nullptr;  // find_session()'s last find, or null
   std::unordered_map<std::string, std::unique_ptr<user>> users;
   std::unordered_map<std::string, std::unique_ptr<room>> rooms;
   std::string probe;     // lookup key, reused so that a lookup does not allocate
