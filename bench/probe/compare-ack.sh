@@ -5,6 +5,8 @@
 # servers of one repetition drift together (docs/benchmarks.md, "The levers, measured"): paired
 # ratios over many short repetitions say more than a few long runs.
 #   bench/probe/compare-ack.sh [--reps 15] [--step-s 3] [--rate 10000] [--connections 1000] PEER...
+# --rate also takes the suite's ladder (--rate 2500,5000,10000 --step-s 2: each server warmed up
+# by the lower steps, as in bench/run-suite.sh); only the last step is read.
 # PEER is one of
 #   roomwire            roomwire-server, one I/O thread (as in the suite)
 #   own-loop            bench/probe/own_loop.cpp: the same hub behind an event loop of our own
@@ -25,7 +27,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-"$root/build/bench-release"}
-usage="compare-ack.sh [--reps N] [--step-s S] [--rate N] [--connections N] PEER..."
+usage="compare-ack.sh [--reps N] [--step-s S] [--rate N[,N...]] [--connections N] PEER..."
 reps=15
 step=3
 rate=10000
@@ -92,18 +94,20 @@ while [ "$rep" -le "$reps" ]; do
       cat "$out/log" >&2
       exit 1
     }
-    # "ack: 1.10 cross-CPU interrupts per acknowledgement (system-wide)"
-    sed -n "s/^ack: \([0-9.]*\) cross-CPU interrupts.*/$peer,$rep,\1/p" "$out/log" >>"$out/ipis.csv"
+    # "ack: 1.10 cross-CPU interrupts per acknowledgement (system-wide)", one line per step: the
+    # last step's
+    sed -n "s/^ack: \([0-9.]*\) cross-CPU interrupts.*/$peer,$rep,\1/p" "$out/log" | tail -n 1 \
+      >>"$out/ipis.csv"
   done
   echo "repetition $rep/$reps done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
   rep=$((rep + 1))
 done
 
-# Columns of the load generator's CSV: tag (peer, repetition), ..., 13th: µs of server CPU per
-# acknowledgement.
-python3 - "$out/rows.csv" "$out/ipis.csv" "$@" <<'PY'
+# Columns of the load generator's CSV: tag (peer, repetition), scenario, phase, offered rate, ...,
+# 13th: µs of server CPU per acknowledgement.
+python3 - "$out/rows.csv" "$out/ipis.csv" "${rate##*,}" "$@" <<'PY'
 import collections, statistics, sys
-rows, ipi_rows, peers = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows, ipi_rows, last_rate, peers = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
 ipis = collections.defaultdict(list)
 for line in open(ipi_rows):
     peer, _, count = line.strip().split(",")
@@ -111,7 +115,7 @@ for line in open(ipi_rows):
 by_rep = collections.defaultdict(dict)
 for line in open(rows):
     f = line.strip().split(",")
-    if len(f) > 12 and f[2] == "ack":
+    if len(f) > 12 and f[2] == "ack" and float(f[4]) == last_rate:  # the last step only
         by_rep[f[1]][f[0]] = float(f[12])
 base = peers[0]
 print(f"us of server CPU per acknowledgement, {len(by_rep)} repetitions; ratio: to {base}, "
