@@ -7,8 +7,11 @@
 #
 #   bench/run-suite.sh [--quick] [--reps N] [--peers "roomwire raw websocketpp node-ws socketio"]
 #                      [--scenarios "fanout idle ack chat priority big"] [--no-build] [--no-doc]
+#                      [--out DIR]
 #
 # --quick: 1 repetition, short phases, small sizes (a smoke test; its numbers are not quoted).
+# --out DIR: leave the checkout alone: the raw results go to DIR, and the regenerated section to
+#   DIR/benchmarks.md (a copy of docs/benchmarks.md) with its pictures in DIR/images.
 # BUILD_DIR overrides the build directory (default build/bench-release).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +22,7 @@ peers="roomwire raw websocketpp node-ws socketio"
 scenarios="fanout idle ack chat priority big"
 do_build=1
 do_doc=1
+out=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1; reps=1 ;;
@@ -27,7 +31,8 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2; shift ;;
     --no-build) do_build=0 ;;
     --no-doc) do_doc=0 ;;
-    *) echo "usage: $0 [--quick] [--reps N] [--peers LIST] [--scenarios LIST] [--no-build] [--no-doc]" >&2
+    --out) mkdir -p "$2"; out=$(cd "$2" && pwd); shift ;;
+    *) echo "usage: $0 [--quick] [--reps N] [--peers LIST] [--scenarios LIST] [--no-build] [--no-doc] [--out DIR]" >&2
        exit 2 ;;
   esac
   shift
@@ -73,10 +78,11 @@ else
 fi
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p bench/results
-csv="bench/results/suite-$stamp.csv"
-log="bench/results/suite-$stamp.log"
-meta="bench/results/suite-$stamp.meta"
+results=${out:-bench/results}
+mkdir -p "$results"
+csv="$results/suite-$stamp.csv"
+log="$results/suite-$stamp.log"
+meta="$results/suite-$stamp.meta"
 echo "peer,rep,scenario,phase,offered_per_s,delivered_per_s,p50_ms,p90_ms,p99_ms,max_ms,server_core,client_core,server_us_per_msg,rss_kib_per_conn,ok" >"$csv"
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
 {
@@ -84,9 +90,10 @@ cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
   echo "nproc=$(nproc)"
   echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
   echo "compiler=$("$cxx" --version | head -n1)"
-  echo "node=$(node --version)"
-  echo "ws=$(node -p "require('./bench/peers/node_modules/ws/package.json').version")"
-  echo "socketio=$(node -p "require('./bench/peers/node_modules/socket.io/package.json').version")"
+  # (none: no Node.js, or no npm ci in bench/peers; only the Node peers need them)
+  echo "node=$(node --version 2>/dev/null || echo none)"
+  echo "ws=$(node -p "require('./bench/peers/node_modules/ws/package.json').version" 2>/dev/null || echo none)"
+  echo "socketio=$(node -p "require('./bench/peers/node_modules/socket.io/package.json').version" 2>/dev/null || echo none)"
   echo "source=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- include src apps 2>/dev/null || echo ' + uncommitted changes in include/src/apps')"
   echo "reps=$reps"
   echo "quick=$quick"
@@ -142,6 +149,12 @@ tail -n 2 "$meta"
 echo "raw results: $csv (log $log)"
 
 if [ $do_doc = 1 ]; then
-  python3 bench/suite/report.py --csv "$csv" --meta "$meta" --doc docs/benchmarks.md \
-    --images docs/images
+  doc=docs/benchmarks.md
+  images=docs/images
+  if [ -n "$out" ]; then
+    cp docs/benchmarks.md "$out/benchmarks.md"
+    doc=$out/benchmarks.md
+    images=$out/images
+  fi
+  python3 bench/suite/report.py --csv "$csv" --meta "$meta" --doc "$doc" --images "$images"
 fi
