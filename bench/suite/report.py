@@ -111,7 +111,7 @@ def gnuplot(script, images):
         subprocess.run(["gnuplot"], input=script, text=True, check=True, cwd=images,
                        capture_output=True)
     except FileNotFoundError:
-        print("report.py: no gnuplot, so no pictures (scripts/install-deps --bench installs it)",
+        print("report.py: no gnuplot, so no pictures (scripts/install-deps installs it)",
               file=sys.stderr)
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"report.py: gnuplot failed: {e}", file=sys.stderr)
